@@ -1,0 +1,44 @@
+# The two commands of the quick start: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run dev seed test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: $(BIN)/python requirements.txt
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+# First use only: a private .env with a freshly generated SECRET_KEY (no shared default key).
+.env: | $(BIN)/python
+	sed "s/^SECRET_KEY=.*/SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')/" .env.example > $@
+	@echo "Wrote .env with a new SECRET_KEY."
+
+run: $(VENV)/.runtime .env  ## serve the site on SQLite, debugger off, real error pages
+	$(BIN)/flask db upgrade
+	FLASK_DEBUG=0 $(BIN)/flask run
+
+dev: $(VENV)/.runtime .env  ## serve with the Werkzeug debugger and the reloader
+	$(BIN)/flask db upgrade
+	$(BIN)/flask run --debug
+
+seed: $(VENV)/.runtime .env  ## fill the database with demo users, posts and follows
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed
+
+test: $(VENV)/.dev  ## run the test suite (SQLite; TEST_DATABASE_URL for PostgreSQL)
+	$(BIN)/pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

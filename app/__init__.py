@@ -1,0 +1,32 @@
+"""Microblog: a Flask microblog that shows how a web application should fail."""
+
+from flask import Flask
+
+from app import cli, database, errors, templating
+from app.extensions import bootstrap, csrf, db, login, migrate
+from app.routes import bp as main_bp
+from config import Config
+
+__version__ = "1.0.0"
+
+
+def create_app(config_class: type = Config) -> Flask:
+    """Build the application: settings, extensions, views, error handlers, CLI."""
+    app = Flask(__name__)
+    app.config.from_object(config_class)
+    register_extensions(app)
+    app.register_blueprint(main_bp)
+    errors.register_error_handlers(app)
+    templating.register_template_helpers(app)
+    cli.register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extensions to this app."""
+    db.init_app(app)
+    database.configure_engine(app)
+    migrate.init_app(app, db)
+    login.init_app(app)
+    csrf.init_app(app)
+    bootstrap.init_app(app)

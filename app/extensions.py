@@ -1,0 +1,21 @@
+"""Flask extensions, created unbound here and bound to the app in `create_app`."""
+
+from flask_bootstrap import Bootstrap5
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    """Declarative base for Microblog's typed models."""
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate(render_as_batch=True)  # batch mode lets Alembic alter SQLite tables
+login = LoginManager()
+login.login_view = "main.login"
+login.login_message = "Please log in to see this page."
+csrf = CSRFProtect()
+bootstrap = Bootstrap5()

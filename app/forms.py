@@ -1,0 +1,72 @@
+"""The site's forms; every field's maximum length matches its column."""
+
+import sqlalchemy as sa
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
+
+from app.extensions import db
+from app.models import ABOUT_ME_MAX, EMAIL_MAX, POST_MAX, USERNAME_MAX, User
+
+PASSWORD_MAX = 128
+USERNAME_TAKEN = "This username is taken. Please choose another one."
+EMAIL_TAKEN = "An account with this email address already exists."
+username_rules = [
+    DataRequired(),
+    Length(max=USERNAME_MAX),
+    Regexp(r"^[\w.-]+$", message="Use letters, digits, dots, dashes and underscores only."),
+]
+
+
+def username_is_taken(username: str) -> bool:
+    return db.session.scalar(sa.select(User.id).where(User.username == username)) is not None
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=USERNAME_MAX)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+    remember_me = BooleanField("Remember me")
+    submit = SubmitField("Sign in")
+
+
+class RegistrationForm(FlaskForm):
+    username = StringField("Username", validators=username_rules)
+    email = StringField("Email", validators=[DataRequired(), Email(), Length(max=EMAIL_MAX)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=PASSWORD_MAX)])
+    password2 = PasswordField(
+        "Repeat password", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]
+    )
+    submit = SubmitField("Register")
+
+    def validate_username(self, username: StringField) -> None:
+        if username_is_taken(username.data):
+            raise ValidationError(USERNAME_TAKEN)
+
+    def validate_email(self, email: StringField) -> None:
+        if db.session.scalar(sa.select(User.id).where(User.email == email.data)) is not None:
+            raise ValidationError(EMAIL_TAKEN)
+
+
+class EditProfileForm(FlaskForm):
+    username = StringField("Username", validators=username_rules)
+    about_me = TextAreaField("About me", validators=[Length(max=ABOUT_ME_MAX)])
+    submit = SubmitField("Save")
+
+    def __init__(self, original_username: str, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.original_username = original_username
+
+    def validate_username(self, username: StringField) -> None:
+        if username.data != self.original_username and username_is_taken(username.data):
+            raise ValidationError(USERNAME_TAKEN)
+
+
+class PostForm(FlaskForm):
+    post = TextAreaField("Say something", validators=[DataRequired(), Length(min=1, max=POST_MAX)])
+    submit = SubmitField("Post")
+
+
+class EmptyForm(FlaskForm):
+    """A form with only a CSRF token, for buttons that change state (follow, unfollow)."""
+
+    submit = SubmitField("Submit")

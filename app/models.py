@@ -1,0 +1,164 @@
+"""Users, their posts and who follows whom."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db, login
+
+USERNAME_MAX = 64
+EMAIL_MAX = 120
+ABOUT_ME_MAX = 140
+POST_MAX = 280
+
+
+def utcnow() -> datetime:
+    """Return the current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+followers = sa.Table(
+    "followers",
+    db.metadata,
+    sa.Column("follower_id", sa.Integer, sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("followed_id", sa.Integer, sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(UserMixin, db.Model):
+    """A person with an account."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    username: so.Mapped[str] = so.mapped_column(sa.String(USERNAME_MAX), index=True, unique=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(EMAIL_MAX), index=True, unique=True)
+    password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
+    about_me: so.Mapped[str | None] = so.mapped_column(sa.String(ABOUT_ME_MAX))
+    last_seen: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    posts: so.WriteOnlyMapped[Post] = so.relationship(back_populates="author", passive_deletes=True)
+    following: so.WriteOnlyMapped[User] = so.relationship(
+        secondary=followers,
+        primaryjoin=(followers.c.follower_id == id),
+        secondaryjoin=(followers.c.followed_id == id),
+        back_populates="followers",
+        passive_deletes=True,
+    )
+    followers: so.WriteOnlyMapped[User] = so.relationship(
+        secondary=followers,
+        primaryjoin=(followers.c.followed_id == id),
+        secondaryjoin=(followers.c.follower_id == id),
+        back_populates="following",
+        passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return self.password_hash is not None and check_password_hash(self.password_hash, password)
+
+    @property
+    def avatar_digest(self) -> str:
+        """Return the hash that names this user's avatar (Gravatar's MD5 of the email)."""
+        return hashlib.md5(self.email.strip().lower().encode(), usedforsecurity=False).hexdigest()
+
+    def is_following(self, user: User) -> bool:
+        query = self.following.select().where(User.id == user.id)
+        return db.session.scalar(query) is not None
+
+    def follow(self, user: User) -> None:
+        if user.id != self.id and not self.is_following(user):
+            self.following.add(user)
+
+    def unfollow(self, user: User) -> None:
+        if self.is_following(user):
+            self.following.remove(user)
+
+    def followers_count(self) -> int:
+        query = sa.select(sa.func.count()).select_from(self.followers.select().subquery())
+        return db.session.scalar(query) or 0
+
+    def following_count(self) -> int:
+        query = sa.select(sa.func.count()).select_from(self.following.select().subquery())
+        return db.session.scalar(query) or 0
+
+    def timeline(self) -> sa.Select:
+        """Return a query for this user's posts and those of the users they follow, newest first."""
+        followed_ids = sa.select(followers.c.followed_id).where(followers.c.follower_id == self.id)
+        return (
+            sa.select(Post)
+            .where(sa.or_(Post.user_id == self.id, Post.user_id.in_(followed_ids)))
+            .options(so.joinedload(Post.author))
+            .order_by(Post.timestamp.desc(), Post.id.desc())
+        )
+
+    def posts_query(self) -> sa.Select:
+        """Return a query for this user's own posts, newest first."""
+        return (
+            sa.select(Post)
+            .where(Post.user_id == self.id)
+            .options(so.joinedload(Post.author))
+            .order_by(Post.timestamp.desc(), Post.id.desc())
+        )
+
+    def touch_last_seen(self, interval_seconds: int) -> bool:
+        """Record that the user is here, at most once per interval; return True if it changed."""
+        now = utcnow()
+        if self.last_seen and (now - self.last_seen).total_seconds() < interval_seconds:
+            return False
+        self.last_seen = now
+        return True
+
+
+class Post(db.Model):
+    """A short message written by a user."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    body: so.Mapped[str] = so.mapped_column(sa.String(POST_MAX))
+    timestamp: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True, default=utcnow)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+
+    author: so.Mapped[User] = so.relationship(back_populates="posts")
+
+    def __repr__(self) -> str:
+        return f"<Post {self.id}>"
+
+
+def explore_query() -> sa.Select:
+    """Return a query for every post, newest first, with its author."""
+    return sa.select(Post).options(so.joinedload(Post.author)).order_by(Post.timestamp.desc(), Post.id.desc())
+
+
+@login.user_loader
+def load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    return db.session.get(User, int(user_id))

@@ -1,0 +1,38 @@
+"""Jinja filters and globals the templates share."""
+
+from datetime import UTC, datetime
+
+from flask import Flask
+from markupsafe import Markup, escape
+
+from app.avatars import avatar_url
+
+UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
+
+
+def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
+    """Say how long ago `moment` was, in words: "3 minutes ago", "just now"."""
+    if moment is None:
+        return "never"
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    if seconds < 60:
+        return "just now"
+    for name, length in UNITS:
+        if seconds >= length:
+            count = seconds // length
+            return f"{count} {name}{'s' if count != 1 else ''} ago"
+    return "just now"  # unreachable: the minute unit catches the rest
+
+
+def timeago(moment: datetime | None) -> Markup:
+    """Render a <time> element showing the relative time, with the exact UTC time on hover."""
+    if moment is None:
+        return Markup("never")
+    exact = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    iso = moment.astimezone(UTC).isoformat()
+    return Markup(f'<time datetime="{escape(iso)}" title="{escape(exact)}">{escape(relative_time(moment))}</time>')
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.add_template_filter(timeago)
+    app.add_template_global(avatar_url)

@@ -1,0 +1,72 @@
+"""Settings read from the environment (a `.env` file is loaded through python-dotenv)."""
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+load_dotenv(BASE_DIR / ".env")
+
+# SECRET_KEY values that are known to the world and must never run in production.
+PLACEHOLDER_SECRET_KEYS = frozenset({"", "change-me", "changeme", "secret", "dev", "replace-me-with-make-run"})
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """Read a yes/no setting: 1, true, yes and on (any case) mean yes."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    """Read a whole-number setting, falling back to the default when unset or empty."""
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def env_list(name: str) -> list[str]:
+    """Read a comma-separated setting into a list of non-empty items."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def database_url(value: str | None, default: str) -> str:
+    """Return a SQLAlchemy URL, mapping Heroku-style postgres:// URLs to the psycopg 3 driver."""
+    if not value:
+        return default
+    for prefix in ("postgres://", "postgresql://"):
+        if value.startswith(prefix):
+            return "postgresql+psycopg://" + value[len(prefix) :]
+    return value
+
+
+class Config:
+    """Production-ready defaults, each overridable from the environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
+    # A relative SQLite path lives in the instance folder (Flask-SQLAlchemy resolves it there).
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"), "sqlite:///microblog.db")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    POSTS_PER_PAGE = env_int("POSTS_PER_PAGE", 25)
+    MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+    AVATAR_GRAVATAR = env_bool("AVATAR_GRAVATAR")
+    BOOTSTRAP_SERVE_LOCAL = True
+    LAST_SEEN_INTERVAL = env_int("LAST_SEEN_INTERVAL", 60)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE")
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE")
+
+
+class TestConfig(Config):
+    """Settings for the test suite: a throwaway database, CSRF off unless a test turns it on."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL"), "sqlite://")
+    WTF_CSRF_ENABLED = False
+    SERVER_NAME = None

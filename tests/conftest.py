@@ -1,0 +1,113 @@
+"""Fixtures: an app on a throwaway database, its clients, and factories for users and posts."""
+
+import itertools
+import os
+from datetime import timedelta
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from app import create_app
+from app.extensions import db
+from app.models import Post, User, utcnow
+from config import TestConfig
+
+PASSWORD = "correct horse battery"
+# Hashed once with a single iteration: real hashing is slow and not what these tests are about.
+PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
+
+
+def make_config(tmp_path, **overrides) -> type:
+    """Return a TestConfig subclass on a fresh SQLite file, or on TEST_DATABASE_URL when set."""
+    settings = dict(overrides)
+    if not os.environ.get("TEST_DATABASE_URL"):
+        settings.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path / 'test.db'}")
+    return type("ThisTestConfig", (TestConfig,), settings)
+
+
+@pytest.fixture
+def config_overrides() -> dict:
+    """Settings a test module can override by redefining this fixture."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, config_overrides):
+    """An app on empty tables. No app context stays pushed, so each request gets its own, as in production."""
+    app = create_app(make_config(tmp_path, **config_overrides))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+def detached(instance):
+    """Load every column of `instance` and detach it, so a test can read it outside any app context."""
+    db.session.refresh(instance)
+    db.session.expunge(instance)
+    return instance
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+_serial = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(app):
+    """Create and return a user; names and emails are unique unless given."""
+
+    def make(username: str | None = None, email: str | None = None, about_me: str | None = None) -> User:
+        n = next(_serial)
+        name = username or f"user{n}"
+        user = User(username=name, email=email or f"{name}@example.com", about_me=about_me, password_hash=PASSWORD_HASH)
+        with app.app_context():
+            db.session.add(user)
+            db.session.commit()
+            return detached(user)
+
+    return make
+
+
+@pytest.fixture
+def make_post(app):
+    """Create and return a post; `minutes_ago` orders posts in time."""
+
+    def make(author: User, body: str = "hello", minutes_ago: int = 0) -> Post:
+        post = Post(body=body, user_id=author.id, timestamp=utcnow() - timedelta(minutes=minutes_ago))
+        with app.app_context():
+            db.session.add(post)
+            db.session.commit()
+            return detached(post)
+
+    return make
+
+
+class AuthActions:
+    """Log a test client in and out through the real forms."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, user: User, password: str = PASSWORD, **extra):
+        data = {"username": user.username, "password": password, **extra}
+        return self.client.post("/login", data=data)
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)

@@ -1,0 +1,89 @@
+"""Posting, the home timeline, explore and their pages."""
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Post
+
+
+def test_home_sends_anonymous_visitors_to_login(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_posting_shows_the_post_on_home_and_explore(client, auth, make_user, app):
+    user = make_user()
+    auth.login(user)
+    response = client.post("/", data={"post": "My first post"})
+    assert response.status_code == 302
+    assert "My first post" in client.get("/").get_data(as_text=True)
+    assert "My first post" in client.get("/explore").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(Post.body)) == "My first post"
+
+
+def test_empty_and_overlong_posts_are_refused_and_the_text_kept(client, auth, make_user, app):
+    auth.login(make_user())
+    assert "This field is required." in client.post("/", data={"post": ""}).get_data(as_text=True)
+    long_text = "x" * 281
+    page = client.post("/", data={"post": long_text}).get_data(as_text=True)
+    assert "280" in page and long_text in page
+    assert client.post("/", data={"post": "y" * 280}).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Post.id))) == 1
+
+
+def test_timeline_has_own_and_followed_posts_newest_first(client, auth, make_user, make_post, app):
+    me, friend, stranger = make_user(), make_user(), make_user()
+    make_post(me, "mine, older", minutes_ago=10)
+    make_post(friend, "friend's, newer", minutes_ago=1)
+    make_post(stranger, "stranger's")
+    auth.login(me)
+    client.post(f"/follow/{friend.username}")
+    page = client.get("/").get_data(as_text=True)
+    assert page.index("friend&#39;s, newer") < page.index("mine, older")
+    assert "stranger" not in page.split("<main")[1]
+
+
+def test_explore_lists_every_post_newest_first(client, make_user, make_post):
+    alice, bob = make_user(), make_user()
+    make_post(alice, "older", minutes_ago=5)
+    make_post(bob, "newer", minutes_ago=1)
+    page = client.get("/explore").get_data(as_text=True)
+    assert page.index("newer") < page.index("older")
+
+
+def test_pagination_edges(client, app, make_user, make_post):
+    app.config["POSTS_PER_PAGE"] = 2
+    author = make_user()
+    for n in range(5):
+        make_post(author, f"post number {n}", minutes_ago=n)
+    first = client.get("/explore").get_data(as_text=True)
+    assert "post number 0" in first and "post number 2" not in first
+    assert "/explore?page=2" in first and "Newer posts</a>" in first
+    last = client.get("/explore?page=3").get_data(as_text=True)
+    assert "post number 4" in last and "/explore?page=4" not in last
+    assert client.get("/explore?page=4").status_code == 404
+    assert client.get("/explore?page=0").status_code == 404
+    assert client.get("/explore?page=-1").status_code == 404
+    assert client.get("/explore?page=abc").status_code == 200  # not a number: the first page
+
+
+def test_empty_explore_is_a_page_not_a_404(client):
+    response = client.get("/explore")
+    assert response.status_code == 200 and "No posts yet." in response.get_data(as_text=True)
+
+
+def test_script_in_a_post_is_escaped(client, auth, make_user):
+    auth.login(make_user())
+    client.post("/", data={"post": "<script>alert('x')</script>"})
+    page = client.get("/explore").get_data(as_text=True)
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+
+
+def test_times_are_relative_with_exact_utc_on_hover(client, make_user, make_post):
+    make_post(make_user(), minutes_ago=3)
+    page = client.get("/explore").get_data(as_text=True)
+    assert "3 minutes ago</time>" in page
+    assert 'title="20' in page and ' UTC"' in page

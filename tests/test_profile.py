@@ -1,0 +1,119 @@
+"""Profiles, editing them, following and avatars."""
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import User
+
+
+def test_profile_shows_about_me_counts_and_posts(client, make_user, make_post):
+    user = make_user(about_me="Gardener & <b>coder</b>")
+    make_post(user, "hello from my profile")
+    page = client.get(f"/user/{user.username}").get_data(as_text=True)
+    assert "Gardener &amp; &lt;b&gt;coder&lt;/b&gt;" in page
+    assert "0 followers, 0 following" in page
+    assert "hello from my profile" in page
+    assert f"/avatar/{user.avatar_digest}.svg" in page
+
+
+def test_unknown_user_and_page_past_the_end_are_404(client, make_user):
+    user = make_user()
+    assert client.get("/user/nobody").status_code == 404
+    assert client.get(f"/user/{user.username}?page=2").status_code == 404
+
+
+def test_follow_and_unfollow(client, auth, make_user):
+    me, other = make_user(), make_user()
+    auth.login(me)
+    assert "Follow</button>" in client.get(f"/user/{other.username}").get_data(as_text=True)
+    response = client.post(f"/follow/{other.username}", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert f"You are following {other.username}." in page
+    assert "1 follower, 0 following" in page and "Unfollow</button>" in page
+    page = client.post(f"/unfollow/{other.username}", follow_redirects=True).get_data(as_text=True)
+    assert "0 followers, 0 following" in page
+
+
+def test_follow_is_post_only_and_needs_login(client, make_user):
+    other = make_user()
+    assert client.get(f"/follow/{other.username}").status_code == 405
+    assert client.post(f"/follow/{other.username}").headers["Location"].startswith("/login")
+
+
+def test_following_yourself_or_nobody(client, auth, make_user):
+    me = make_user()
+    auth.login(me)
+    page = client.post(f"/follow/{me.username}", follow_redirects=True).get_data(as_text=True)
+    assert "You cannot follow yourself." in page
+    assert client.post("/follow/nobody").status_code == 404
+
+
+def test_edit_profile_saves(client, auth, make_user, app):
+    me = make_user()
+    auth.login(me)
+    response = client.post("/edit_profile", data={"username": "renamed", "about_me": "Hi there"})
+    assert response.status_code == 302
+    with app.app_context():
+        user = db.session.get(User, me.id)
+        assert (user.username, user.about_me) == ("renamed", "Hi there")
+
+
+def test_edit_profile_with_taken_username_is_a_form_error(client, auth, make_user):
+    make_user(username="taken")
+    auth.login(make_user())
+    page = client.post("/edit_profile", data={"username": "taken", "about_me": "kept text"}).get_data(as_text=True)
+    assert "This username is taken" in page
+    assert "kept text" in page
+
+
+def test_edit_profile_race_on_commit_is_a_form_error_not_a_500(client, auth, make_user, monkeypatch, app):
+    # Two requests race for one name: both pass the check, the database's unique constraint decides.
+    from app.forms import EditProfileForm
+
+    make_user(username="taken")
+    me = make_user()
+    auth.login(me)
+    monkeypatch.setattr(EditProfileForm, "validate_username", lambda self, field: None)
+    response = client.post("/edit_profile", data={"username": "taken", "about_me": "still here"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "This username is taken" in page and "still here" in page
+    with app.app_context():
+        assert db.session.get(User, me.id).username == me.username
+    assert client.get("/").status_code == 200  # the session was rolled back: the next request is fine
+
+
+def test_edit_profile_limits_match_columns(client, auth, make_user):
+    auth.login(make_user())
+    page = client.post("/edit_profile", data={"username": "u" * 65, "about_me": "a" * 141}).get_data(as_text=True)
+    assert page.count("Field cannot be longer than") == 2
+    assert User.__table__.c.username.type.length == 64
+    assert User.__table__.c.about_me.type.length == 140
+
+
+def test_avatar_is_an_svg_drawn_here(client):
+    response = client.get("/avatar/0123456789abcdef0123456789abcdef.svg?s=64")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert response.get_data(as_text=True).startswith('<svg xmlns="http://www.w3.org/2000/svg" width="64"')
+    assert client.get("/avatar/not-a-digest.svg").status_code == 404
+
+
+def test_gravatar_can_be_switched_on(client, app, make_user):
+    user = make_user()
+    app.config["AVATAR_GRAVATAR"] = True
+    page = client.get(f"/user/{user.username}").get_data(as_text=True)
+    assert f"https://www.gravatar.com/avatar/{user.avatar_digest}" in page
+
+
+def test_last_seen_is_written_at_most_once_a_minute(client, auth, make_user, app):
+    me = make_user()
+    auth.login(me)
+    with app.app_context():
+        first = db.session.scalar(sa.select(User.last_seen).where(User.id == me.id))
+    client.get("/explore")
+    with app.app_context():
+        assert db.session.scalar(sa.select(User.last_seen).where(User.id == me.id)) == first
+    app.config["LAST_SEEN_INTERVAL"] = 0
+    client.get("/explore")
+    with app.app_context():
+        assert db.session.scalar(sa.select(User.last_seen).where(User.id == me.id)) > first

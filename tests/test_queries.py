@@ -1,0 +1,39 @@
+"""Pages issue the same number of SQL statements for 1 post as for 25: no query per post."""
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+
+
+def count_statements(app, client, path: str) -> int:
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return len(statements)
+
+
+@pytest.mark.parametrize("page", ["/", "/explore", "/user/{me}"])
+def test_statement_count_does_not_grow_with_posts(app, client, auth, make_user, make_post, page):
+    me = make_user()
+    authors = [make_user() for _ in range(5)]
+    auth.login(me)
+    for author in authors:
+        client.post(f"/follow/{author.username}")
+    make_post(me)
+    path = page.format(me=me.username)
+    client.get(path)  # let last_seen settle
+    one_post = count_statements(app, client, path)
+    for n in range(24):
+        make_post(authors[n % 5] if page != "/user/{me}" else me, f"post {n}")
+    many_posts = count_statements(app, client, path)
+    assert one_post == many_posts
