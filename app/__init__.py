@@ -4,6 +4,7 @@ from flask import Flask
 
 from app import cli, database, errors, templating
 from app.extensions import bootstrap, csrf, db, login, migrate
+from app.request_id import init_request_id
 from app.routes import bp as main_bp
 from config import Config
 
@@ -14,6 +15,7 @@ def create_app(config_class: type = Config) -> Flask:
     """Build the application: settings, extensions, views, error handlers, CLI."""
     app = Flask(__name__)
     app.config.from_object(config_class)
+    init_request_id(app)
     register_extensions(app)
     app.register_blueprint(main_bp)
     errors.register_error_handlers(app)
