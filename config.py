@@ -53,6 +53,9 @@ class Config:
     AVATAR_GRAVATAR = env_bool("AVATAR_GRAVATAR")
     BOOTSTRAP_SERVE_LOCAL = True
     LAST_SEEN_INTERVAL = env_int("LAST_SEEN_INTERVAL", 60)
+    # "production" refuses development switches such as DEMO_ERRORS.
+    ENV_NAME = os.environ.get("MICROBLOG_ENV", "development")
+    DEMO_ERRORS = env_bool("DEMO_ERRORS")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

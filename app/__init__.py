@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from app import cli, database, errors, templating
+from app import cli, database, demo, errors, templating
 from app.extensions import bootstrap, csrf, db, login, migrate
 from app.request_id import init_request_id
 from app.routes import bp as main_bp
@@ -18,6 +18,7 @@ def create_app(config_class: type = Config) -> Flask:
     init_request_id(app)
     register_extensions(app)
     app.register_blueprint(main_bp)
+    demo.init_app(app)
     errors.register_error_handlers(app)
     templating.register_template_helpers(app)
     cli.register_commands(app)

@@ -1,21 +1,146 @@
-"""Every error the site can answer with, rendered in the site's look."""
+"""Every error the site can answer with: HTML in the site's look for browsers, JSON for API clients.
 
-from flask import Flask, render_template
+Unhandled exceptions reach `handle_server_error` through Flask's own path: Flask logs them
+(with the traceback, in the request thread, before anything is rolled back), turns them into
+an InternalServerError, and calls the 500 handler; with FLASK_DEBUG on it lets the Werkzeug
+debugger show instead.
+"""
+
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
 from app.extensions import db
+from app.request_id import current_request_id
+
+KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+SECRET_FIELD_PARTS = ("pass", "secret", "token", "key", "csrf")
+TEMPLATES = {404: "404.html", 500: "500.html"}
 
 
 def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
-    app.register_error_handler(Exception, handle_exception)
+    app.register_error_handler(InternalServerError, handle_server_error)
+
+
+def wants_json() -> bool:
+    """Answer in JSON under /api/, or when the client ranks JSON above HTML (no Accept or */* is HTML)."""
+    if request.path.startswith("/api/"):
+        return True
+    accept = request.accept_mimetypes
+    return accept.quality("application/json") > accept.quality("text/html")
+
+
+def describe(error: HTTPException) -> tuple[int, str, str]:
+    """Return the code, name and a safe description: the class's text, never the instance's.
+
+    An instance's description can carry exception text (a JSON decoding error, say); the class
+    text is the generic sentence Werkzeug ships for that status.
+    """
+    code = error.code or 500
+    name = HTTP_STATUS_CODES.get(code, "Error")
+    description = getattr(type(error), "description", None) or name
+    return code, name, description
+
+
+def error_response(error: HTTPException, template: str | None = None, **context):
+    """Build the HTML or JSON answer for `error`, keeping the headers a client needs to act."""
+    code, name, description = describe(error)
+    if wants_json():
+        response = jsonify(code=code, name=name, description=description, request_id=current_request_id())
+    else:
+        template = template or TEMPLATES.get(code, "error.html")
+        html = render_template(
+            template, code=code, name=name, description=description, request_id=current_request_id(), **context
+        )
+        response = current_app.make_response(html)
+    response.status_code = code
+    for header, value in error.get_headers():
+        if header in KEPT_HEADERS:
+            response.headers[header] = value
+    return response
 
 
 def handle_http_error(error: HTTPException):
-    template = "404.html" if error.code == 404 else "error.html"
-    return render_template(template, error=error), error.code
+    if error.code == 404:
+        log_not_found()
+    if error.code == 500:
+        return handle_server_error(error)
+    # 5xx pages do not load the user: the database may be what failed.
+    return error_response(error, safe_mode=(error.code or 500) >= 500)
 
 
-def handle_exception(error: Exception):
-    db.session.rollback()
-    return render_template("500.html", error=InternalServerError(), safe_mode=True), 500
+def log_not_found() -> None:
+    """Log a broken link on this site at WARNING (someone should fix it), other 404s at INFO."""
+    referer = request.referrer
+    if referer and urlsplit(referer).netloc == request.host:
+        page = urlsplit(referer)._replace(query="", fragment="").geturl()
+        current_app.logger.warning("Broken link to %r on %s", request.path, page)
+    else:
+        current_app.logger.info("Not found: %r", request.path)
+
+
+def handle_csrf_error(error: CSRFError):
+    """Say the form expired and offer it again, filled with what the user typed (never their secrets)."""
+    return error_response(error, "csrf_error.html", fields=resubmittable_fields(), back=same_site_referer())
+
+
+def resubmittable_fields() -> list[tuple[str, str]]:
+    fields = []
+    for name, value in request.form.items(multi=True):
+        if name == "submit":
+            continue
+        secret = any(part in name.lower() for part in SECRET_FIELD_PARTS)
+        fields.append((name, "" if secret else value))
+    return fields
+
+
+def same_site_referer() -> str | None:
+    referer = request.referrer
+    return referer if referer and urlsplit(referer).netloc == request.host else None
+
+
+def handle_server_error(error: HTTPException):
+    """Roll back, then render the 500 page without touching the database; never fail."""
+    rollback_quietly()
+    try:
+        return error_response(InternalServerError(), safe_mode=True)
+    except Exception:
+        current_app.logger.exception("The 500 page failed to render; serving the static fallback")
+        return fallback_server_error()
+
+
+def rollback_quietly() -> None:
+    try:
+        db.session.rollback()
+    except Exception:
+        # The connection may be gone with the database; the session is discarded at teardown anyway.
+        current_app.logger.warning("Rolling back after an error failed", exc_info=True)
+
+
+FALLBACK_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Something went wrong · Microblog</title>
+<link rel="stylesheet" href="/bootstrap/static/css/bootstrap.min.css"></head>
+<body><nav class="navbar navbar-dark bg-dark mb-4"><div class="container">
+<a class="navbar-brand" href="/">Microblog</a></div></nav>
+<main class="container"><h1>Something went wrong</h1>
+<p>An unexpected error happened on our side. The team has been told; please try again in a moment.</p>
+<p class="text-muted small">Reference: <code>{request_id}</code></p><a href="/">Go home</a></main></body></html>
+"""
+
+
+def fallback_server_error():
+    """Serve a page built from a plain string: no template, no database, no request data but the id."""
+    request_id = str(escape(current_request_id()))
+    if wants_json():
+        body = {"code": 500, "name": "Internal Server Error", "description": InternalServerError.description}
+        response = jsonify(**body, request_id=request_id)
+    else:
+        response = current_app.response_class(FALLBACK_PAGE.format(request_id=request_id), mimetype="text/html")
+    response.status_code = 500
+    return response

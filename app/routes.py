@@ -40,7 +40,6 @@ def posts_page(query: sa.Select):
 
 
 @bp.route("/", methods=["GET", "POST"])
-@bp.route("/index", methods=["GET", "POST"])
 @login_required
 def index():
     form = PostForm()

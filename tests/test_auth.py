@@ -55,7 +55,7 @@ def test_register_race_on_commit_is_a_form_error(client, make_user, monkeypatch)
 def test_login_and_logout(client, auth, make_user):
     user = make_user()
     response = auth.login(user)
-    assert response.status_code == 302 and response.headers["Location"] == "/index"
+    assert response.status_code == 302 and response.headers["Location"] == "/"
     assert client.get("/").status_code == 200
     response = auth.logout()
     assert response.status_code == 302
@@ -103,7 +103,7 @@ def test_login_ignores_a_foreign_next(client, make_user, target):
     response = client.post(
         "/login", query_string={"next": target}, data={"username": user.username, "password": PASSWORD}
     )
-    assert response.headers["Location"] == "/index"
+    assert response.headers["Location"] == "/"
 
 
 def test_anonymous_visitor_is_sent_to_login_with_next(client):
@@ -114,5 +114,5 @@ def test_anonymous_visitor_is_sent_to_login_with_next(client):
 
 def test_logged_in_user_visiting_login_or_register_goes_home(client, auth, make_user):
     auth.login(make_user())
-    assert client.get("/login").headers["Location"] == "/index"
-    assert client.get("/register").headers["Location"] == "/index"
+    assert client.get("/login").headers["Location"] == "/"
+    assert client.get("/register").headers["Location"] == "/"

@@ -1,0 +1,58 @@
+"""Make the test database really unreachable for a while, and bring it back."""
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+
+from app.extensions import db
+
+
+@contextmanager
+def database_unreachable(app: Flask):
+    """Inside the block no new connection to the app's database can be opened."""
+    with app.app_context():
+        engine = db.engine
+    engine.dispose()  # drop pooled connections: the next request must connect anew
+    if engine.dialect.name == "sqlite":
+        with sqlite_file_replaced_by_directory(Path(engine.url.database)):
+            yield
+    else:
+        with postgres_connections_refused(engine):
+            yield
+    engine.dispose()
+
+
+@contextmanager
+def sqlite_file_replaced_by_directory(path: Path):
+    moved = path.with_name(path.name + ".away")
+    os.rename(path, moved)
+    path.mkdir()  # SQLite cannot open a directory: "unable to open database file"
+    try:
+        yield
+    finally:
+        path.rmdir()
+        os.rename(moved, path)
+
+
+@contextmanager
+def postgres_connections_refused(engine: sa.Engine):
+    name = engine.url.database
+    admin = sa.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+        connection.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": name},
+        )
+    try:
+        yield
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()

@@ -1,0 +1,81 @@
+"""The 500 page holds when the database is the fault, and when even its template fails."""
+
+import re
+
+import pytest
+from jinja2 import ChoiceLoader, DictLoader
+
+from tests.conftest import PASSWORD
+from tests.support.outages import database_unreachable
+
+
+@pytest.fixture
+def config_overrides():
+    return {"PROPAGATE_EXCEPTIONS": False, "DEMO_ERRORS": True, "LAST_SEEN_INTERVAL": 0}
+
+
+def assert_styled_500(response):
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert 'class="navbar-brand"' in page and "Something went wrong" in page
+    assert response.headers["X-Request-ID"] in page
+    return page
+
+
+def test_logged_in_user_gets_the_500_page_while_the_database_is_down(client, auth, make_user):
+    user = make_user()
+    auth.login(user)
+    assert client.get("/").status_code == 200
+    with database_unreachable(client.application):
+        page = assert_styled_500(client.get("/"))
+        assert user.username not in page  # the page did not try to load the user
+        assert_styled_500(client.get("/explore", headers={"Accept": "text/html"}))
+        json_response = client.get("/explore", headers={"Accept": "application/json"})
+        assert json_response.status_code == 500 and json_response.get_json()["code"] == 500
+    # The database is back: the next request works, with no restart.
+    response = client.get("/")
+    assert response.status_code == 200 and user.username in response.get_data(as_text=True)
+
+
+def test_login_while_the_database_is_down_is_a_500_then_works(client, make_user):
+    user = make_user()
+    with database_unreachable(client.application):
+        assert_styled_500(client.post("/login", data={"username": user.username, "password": PASSWORD}))
+    response = client.post("/login", data={"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302
+
+
+def test_static_fallback_when_the_500_template_fails(app, client):
+    broken = DictLoader({"500.html": "{% extends 'base.html' %}{% block content %}{{ 1 / 0 }}{% endblock %}"})
+    app.jinja_loader  # noqa: B018 - make Flask build its loader before we wrap it
+    app.jinja_env.loader = ChoiceLoader([broken, app.jinja_env.loader])
+    response = client.get("/demo/error")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Something went wrong" in page and f"Reference: <code>{response.headers['X-Request-ID']}</code>" in page
+    assert "Internal Server Error" not in page and "ZeroDivisionError" not in page
+    assert client.get("/explore").status_code == 200
+
+
+def test_static_fallback_escapes_nothing_dangerous(app, client):
+    app.jinja_env.loader = ChoiceLoader([DictLoader({"500.html": "{{ 1 / 0 }}"}), app.jinja_env.loader])
+    response = client.get("/demo/error", headers={"X-Request-ID": "ok-id"})
+    assert "<code>ok-id</code>" in response.get_data(as_text=True)
+
+
+def test_404_page_failing_falls_back_to_the_500_page(app, client):
+    # A failing error page must not end in the server's bare error page.
+    app.jinja_env.loader = ChoiceLoader([DictLoader({"404.html": "{{ 1 / 0 }}"}), app.jinja_env.loader])
+    assert_styled_500(client.get("/nowhere"))
+
+
+def test_failed_request_leaves_a_clean_session_for_the_next(client, auth, make_user):
+    auth.login(make_user())
+    assert client.get("/demo/error").status_code == 500
+    assert client.post("/", data={"post": "after the failure"}).status_code == 302
+    assert "after the failure" in client.get("/").get_data(as_text=True)
+
+
+def test_request_id_of_the_500_matches_header_and_page(client):
+    response = client.get("/demo/error", headers={"X-Request-ID": "support-ticket-123"})
+    assert re.search(r"Reference: <code[^>]*>support-ticket-123</code>", response.get_data(as_text=True))
