@@ -64,6 +64,22 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE")
 
+    # Production (issue 5)
+    # How many proxies in front of the app set each X-Forwarded-* header; 0 trusts none (a forged one is ignored).
+    PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)
+    PROXY_FIX_X_PROTO = env_int("PROXY_FIX_X_PROTO", 0)
+    PROXY_FIX_X_HOST = env_int("PROXY_FIX_X_HOST", 0)
+    PROXY_FIX_X_PORT = env_int("PROXY_FIX_X_PORT", 0)
+    PROXY_FIX_X_PREFIX = env_int("PROXY_FIX_X_PREFIX", 0)
+    # Login and registration (POST) per client address; shared across workers and hosts only with Redis.
+    ACCOUNT_RATE_LIMIT = os.environ.get("ACCOUNT_RATE_LIMIT") or "10 per minute;100 per hour"
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True  # Redis down: limit per worker rather than fail the login
+    RATELIMIT_HEADERS_ENABLED = True  # Retry-After on the 429 page
+    RATELIMIT_KEY_PREFIX = "microblog"
+    HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)  # sent only when SESSION_COOKIE_SECURE says the site is https
+
 
 class TestConfig(Config):
     """Settings for the test suite: a throwaway database, CSRF off unless a test turns it on."""
@@ -72,4 +88,5 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key-not-for-production"
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL"), "sqlite://")
     WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False  # tests/test_ratelimit.py turns it on
     SERVER_NAME = None

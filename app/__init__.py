@@ -4,8 +4,10 @@ from flask import Flask
 
 from app import cli, database, demo, errors, templating
 from app.extensions import bootstrap, csrf, db, login, migrate
+from app.health import bp as health_bp
 from app.request_id import init_request_id
 from app.routes import bp as main_bp
+from app.security import init_app as init_security
 from config import Config
 
 __version__ = "1.0.0"
@@ -18,6 +20,8 @@ def create_app(config_class: type = Config) -> Flask:
     init_request_id(app)
     register_extensions(app)
     app.register_blueprint(main_bp)
+    app.register_blueprint(health_bp)
+    init_security(app)
     demo.init_app(app)
     errors.register_error_handlers(app)
     templating.register_template_helpers(app)

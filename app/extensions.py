@@ -1,6 +1,8 @@
 """Flask extensions, created unbound here and bound to the app in `create_app`."""
 
 from flask_bootstrap import Bootstrap5
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -19,3 +21,5 @@ login.login_view = "main.login"
 login.login_message = "Please log in to see this page."
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()
+# Keyed by the client address, which ProxyFix makes the real one behind a trusted proxy.
+limiter = Limiter(get_remote_address)

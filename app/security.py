@@ -1,0 +1,103 @@
+"""Hardening: a real SECRET_KEY, the client address behind a proxy, security headers, limits on account forms."""
+
+from flask import Flask, Response, current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.extensions import limiter
+from config import PLACEHOLDER_SECRET_KEYS
+
+SECRET_KEY_MISSING = (
+    "SECRET_KEY is missing, empty or a well-known placeholder, so sessions could be forged; refusing to start. "
+    "Make one with  python -c 'import secrets; print(secrets.token_hex(32))'  and set it as SECRET_KEY "
+    "in the environment (or in .env)."
+)
+PROXY_FIX_SETTINGS = {
+    "x_for": "PROXY_FIX_X_FOR",
+    "x_proto": "PROXY_FIX_X_PROTO",
+    "x_host": "PROXY_FIX_X_HOST",
+    "x_port": "PROXY_FIX_X_PORT",
+    "x_prefix": "PROXY_FIX_X_PREFIX",
+}
+ACCOUNT_FORMS = ("main.login", "main.register")
+
+
+class InsecureConfigError(RuntimeError):
+    """The settings would run the site with a known hole; the app refuses to start."""
+
+
+def init_app(app: Flask) -> None:
+    check_secret_key(app)
+    trust_proxy(app)
+    app.extensions["security_headers"] = security_headers(app)
+    app.after_request(add_security_headers)
+    limit_account_forms(app)
+
+
+def check_secret_key(app: Flask) -> None:
+    """Refuse to start outside debug and testing without a SECRET_KEY of our own."""
+    if app.debug or app.testing:
+        return
+    key = app.config.get("SECRET_KEY") or ""
+    if isinstance(key, bytes):
+        key = key.decode(errors="replace")
+    if key.strip() in PLACEHOLDER_SECRET_KEYS:
+        raise InsecureConfigError(SECRET_KEY_MISSING)
+
+
+def trust_proxy(app: Flask) -> None:
+    """Believe the X-Forwarded-* headers set by the configured number of proxies, and no others."""
+    hops = {argument: app.config.get(setting, 0) for argument, setting in PROXY_FIX_SETTINGS.items()}
+    if any(hops.values()):
+        app.wsgi_app = ProxyFix(app.wsgi_app, **hops)
+
+
+def content_security_policy(app: Flask) -> str:
+    """Allow only this site's own scripts, styles and fonts; images also from data: URLs and Gravatar if used."""
+    images = "'self' data:" + (" https://www.gravatar.com" if app.config.get("AVATAR_GRAVATAR") else "")
+    directives = {
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": images,
+        "font-src": "'self'",
+        "connect-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+def security_headers(app: Flask) -> dict[str, str]:
+    headers = {
+        "Content-Security-Policy": content_security_policy(app),
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+    if app.config.get("SESSION_COOKIE_SECURE") and app.config.get("HSTS_SECONDS"):
+        headers["Strict-Transport-Security"] = f"max-age={app.config['HSTS_SECONDS']}"
+    return headers
+
+
+def add_security_headers(response: Response) -> Response:
+    """Add the security headers to every response, leaving any a view set itself."""
+    for name, value in current_app.extensions["security_headers"].items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def account_form_limit() -> str:
+    return current_app.config["ACCOUNT_RATE_LIMIT"]
+
+
+def limit_account_forms(app: Flask) -> None:
+    """Rate limit login and registration submissions; a breach raises 429 for the error pages to render."""
+    limiter.init_app(app)
+    if not app.config.get("RATELIMIT_ENABLED"):
+        return
+    limit = limiter.limit(account_form_limit, methods=["POST"])
+    for endpoint in ACCOUNT_FORMS:
+        app.view_functions[endpoint] = limit(app.view_functions[endpoint])

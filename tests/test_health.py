@@ -1,0 +1,90 @@
+"""Liveness (/healthz) and readiness (/readyz): what they check, what they answer, and that they stay out of logs."""
+
+import logging
+
+import pytest
+import sqlalchemy as sa
+from flask import g
+
+from app import create_app
+from app.extensions import db
+from tests.conftest import make_config
+from tests.support.servers import free_port
+
+
+@pytest.fixture
+def statements(app):
+    """The SQL statements the app runs from now on."""
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_: seen.append(statement))
+    return seen
+
+
+@pytest.fixture
+def database_down(tmp_path):
+    """An app whose PostgreSQL is not there: nothing listens on the port."""
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/microblog"
+    return create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=url))
+
+
+def test_healthz_answers_without_asking_the_database(client, statements):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok"}
+    assert statements == []
+
+
+def test_readyz_asks_the_database(client, statements):
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.json == {"status": "ok"}
+    assert statements == ["SELECT 1"]
+
+
+def test_healthz_is_alive_while_the_database_is_down(database_down):
+    assert database_down.test_client().get("/healthz").status_code == 200
+
+
+def test_readyz_answers_503_with_a_reason_when_the_database_is_down(database_down):
+    response = database_down.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json == {"status": "unavailable", "reason": "database unreachable"}
+    assert "127.0.0.1" not in response.get_data(as_text=True)
+
+
+def test_readyz_keeps_answering_503_never_500_while_down(database_down):
+    client = database_down.test_client()
+    assert [client.get("/readyz").status_code for _ in range(3)] == [503, 503, 503]
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_checks_are_marked_for_the_access_logs_and_log_nothing(app, client, caplog, path):
+    marks = {}
+
+    @app.after_request
+    def remember_mark(response):
+        marks[path] = g.get("skip_access_log")
+        return response
+
+    with caplog.at_level(logging.DEBUG):
+        assert client.get(path).status_code == 200
+    assert marks == {path: True}
+    assert caplog.records == []
+
+
+def test_health_checks_log_nothing_even_when_the_database_is_down(database_down, caplog):
+    with caplog.at_level(logging.DEBUG):
+        assert database_down.test_client().get("/readyz").status_code == 503
+    assert caplog.records == []
+
+
+def test_other_pages_are_not_marked(app, client):
+    marks = []
+
+    @app.after_request
+    def remember_mark(response):
+        marks.append(g.get("skip_access_log"))
+        return response
+
+    client.get("/explore")
+    assert marks == [None]

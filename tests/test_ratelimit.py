@@ -1,0 +1,101 @@
+"""Login and registration are rate limited per client address; the errors module answers 429 with Retry-After."""
+
+import uuid
+
+import pytest
+import redis
+
+from app import create_app
+from tests.conftest import make_config
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+LIMIT = {"RATELIMIT_ENABLED": True, "ACCOUNT_RATE_LIMIT": "3 per minute"}
+
+
+@pytest.fixture
+def config_overrides():
+    return dict(LIMIT)
+
+
+def wrong_login(client, **request_options):
+    return client.post("/login", data={"username": "ann", "password": "wrong"}, **request_options)
+
+
+def test_the_fourth_login_attempt_in_a_minute_is_refused_with_retry_after(client, make_user):
+    make_user("ann")
+    assert [wrong_login(client).status_code for _ in range(3)] == [200, 200, 200]
+
+    refused = wrong_login(client)
+
+    assert refused.status_code == 429
+    assert refused.mimetype == "text/html" and "Too Many Requests" in refused.get_data(as_text=True)
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+
+
+def test_registration_is_limited_too(client):
+    form = {"username": "", "email": "not-an-email", "password": "x", "password2": "y"}
+    statuses = [client.post("/register", data=form).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_reading_the_forms_is_not_limited(client):
+    assert {client.get(page).status_code for page in ["/login", "/register"] * 5} == {200}
+
+
+def test_each_client_address_has_its_own_allowance(client, make_user):
+    make_user("ann")
+    for _ in range(4):
+        wrong_login(client, environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    assert wrong_login(client, environ_base={"REMOTE_ADDR": "192.0.2.1"}).status_code == 429
+    assert wrong_login(client, environ_base={"REMOTE_ADDR": "192.0.2.2"}).status_code == 200
+
+
+def test_an_api_client_gets_the_429_as_json(client):
+    for _ in range(3):
+        wrong_login(client)
+    refused = wrong_login(client, headers={"Accept": "application/json"})
+    assert refused.status_code == 429 and refused.json["code"] == 429
+    assert "Retry-After" in refused.headers
+
+
+@pytest.fixture
+def redis_client():
+    """The Redis server of this machine (started by .ci/run); a test that needs it fails if it is down."""
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()
+    yield client
+    client.close()
+
+
+def test_limits_kept_in_redis_outlive_the_app_that_counted_them(tmp_path, make_user, redis_client):
+    # A fresh app stands for another worker or host: with the in-memory default it would start from zero.
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    settings = {**LIMIT, "RATELIMIT_STORAGE_URI": REDIS_URL}
+    make_user("ann")
+    first = create_app(make_config(tmp_path, **settings)).test_client()
+    assert [wrong_login(first, environ_base={"REMOTE_ADDR": address}).status_code for _ in range(3)] == [200] * 3
+
+    second = create_app(make_config(tmp_path, **settings)).test_client()
+
+    assert wrong_login(second, environ_base={"REMOTE_ADDR": address}).status_code == 429
+    keys = redis_client.keys(f"*{address}*")
+    assert keys
+    redis_client.delete(*keys)
+
+
+def test_memory_limits_start_from_zero_in_a_fresh_app(tmp_path, make_user):
+    make_user("ann")
+    first = create_app(make_config(tmp_path, **LIMIT)).test_client()
+    for _ in range(4):
+        wrong_login(first)
+    second = create_app(make_config(tmp_path, **LIMIT)).test_client()
+    assert wrong_login(second).status_code == 200
+
+
+class TestWhenOff:
+    @pytest.fixture
+    def config_overrides(self):
+        return {}
+
+    def test_the_test_suite_runs_without_limits_unless_a_test_turns_them_on(self, client):
+        assert {wrong_login(client).status_code for _ in range(15)} == {200}
