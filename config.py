@@ -77,7 +77,7 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True  # Redis down: limit per worker rather than fail the login
     RATELIMIT_HEADERS_ENABLED = True  # Retry-After on the 429 page
-    RATELIMIT_KEY_PREFIX = "microblog"
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX") or "microblog"  # apart from other apps on Redis
     HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)  # sent only when SESSION_COOKIE_SECURE says the site is https
 
 

@@ -1,0 +1,201 @@
+"""Real gunicorn with gunicorn.conf.py: boot refusals, the access log, SQLite under 4 workers, shared rate limits."""
+
+import http.cookiejar
+import os
+import re
+import sqlite3
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+
+from app import create_app
+from app.extensions import db
+from app.models import User
+from tests.conftest import PASSWORD, PASSWORD_HASH, make_config
+from tests.support.servers import GUNICORN, ROOT, free_port, gunicorn
+
+pytestmark = pytest.mark.slow
+
+SECRET_KEY = "gunicorn-tests-" + uuid.uuid4().hex
+CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Visitor:
+    """A browser stand-in for one person: keeps cookies, fills in CSRF tokens, does not follow redirects."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        cookies = urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        self.opener = urllib.request.build_opener(cookies, NoRedirects())
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Answer:
+        return self.send(urllib.request.Request(self.base_url + path, headers=headers or {}))
+
+    def submit(self, path: str, fields: dict[str, str], form_page: str | None = None) -> Answer:
+        """Post a form the way a browser does: with the CSRF token of the page that shows it."""
+        token = CSRF_TOKEN.search(self.get(form_page or path).body).group(1)
+        data = urllib.parse.urlencode({**fields, "csrf_token": token}).encode()
+        return self.send(urllib.request.Request(self.base_url + path, data=data))
+
+    def send(self, request: urllib.request.Request) -> Answer:
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return Answer(response.status, dict(response.headers), response.read().decode())
+        except urllib.error.HTTPError as error:  # 3xx (not followed), 4xx and 5xx
+            return Answer(error.code, dict(error.headers), error.read().decode())
+
+    def log_in(self, username: str) -> None:
+        answer = self.submit("/login", {"username": username, "password": PASSWORD})
+        assert answer.status == 302, answer.body
+
+
+def boot(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Start gunicorn as a deployment would and return once it has exited (it is expected to refuse)."""
+    command = [str(GUNICORN), "--bind", f"127.0.0.1:{free_port()}", "--workers", "1", "microblog:app"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def deployment_env(tmp_path) -> dict[str, str]:
+    """The environment of a deployment on a SQLite file in tmp_path, with a real SECRET_KEY."""
+    return {
+        **os.environ,
+        "SECRET_KEY": SECRET_KEY,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'site.db'}",
+        "FLASK_DEBUG": "0",
+    }
+
+
+@pytest.fixture
+def site_db(tmp_path):
+    """Create the tables in the deployment's SQLite file; return a function that adds users."""
+    app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'site.db'}"))
+    with app.app_context():
+        db.create_all()
+
+    def add_users(*names: str) -> None:
+        with app.app_context():
+            for name in names:
+                db.session.add(User(username=name, email=f"{name}@example.com", password_hash=PASSWORD_HASH))
+            db.session.commit()
+
+    yield add_users
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_gunicorn_refuses_to_start_with_flask_debug_on(deployment_env):
+    result = boot({**deployment_env, "FLASK_DEBUG": "1"})
+    assert result.returncode != 0
+    assert "Refusing to start: FLASK_DEBUG is on" in result.stderr
+    assert "Booting worker" not in result.stderr
+
+
+@pytest.mark.parametrize("key", ["", "replace-me-with-make-run"])
+def test_gunicorn_refuses_to_start_without_a_real_secret_key(deployment_env, key):
+    result = boot({**deployment_env, "SECRET_KEY": key})
+    assert result.returncode != 0
+    assert "SECRET_KEY is missing, empty or a well-known placeholder" in result.stderr
+    assert "python -c 'import secrets; print(secrets.token_hex(32))'" in result.stderr
+
+
+def wait_for_line(server, pattern: str, timeout: float = 10.0) -> str:
+    """Return the server's output once `pattern` appears in it (log lines are written after the response)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(pattern, server.output()):
+            return server.output()
+        time.sleep(0.05)
+    raise AssertionError(f"{pattern!r} not in the server output:\n{server.output()}")
+
+
+def test_access_log_carries_the_request_id_and_leaves_out_health_checks(tmp_path, deployment_env, site_db):
+    with gunicorn(tmp_path, deployment_env, workers=1) as server:
+        visitor = Visitor(server.url)
+        assert visitor.get("/healthz").status == 200
+        assert visitor.get("/readyz").status == 200
+        assert visitor.get("/explore", headers={"X-Request-ID": "trace-me-42"}).status == 200
+        output = wait_for_line(server, r'"GET /explore HTTP/1.1" 200 .* request_id=trace-me-42')
+
+    assert "/healthz" not in output and "/readyz" not in output
+
+
+def test_sqlite_stores_200_concurrent_posts_from_4_workers(tmp_path, deployment_env, site_db):
+    names = [f"writer{n}" for n in range(20)]
+    site_db(*names)
+    # Twenty logins from one address would trip the login limit; this test is about the database.
+    env = {**deployment_env, "RATELIMIT_ENABLED": "0"}
+    with gunicorn(tmp_path, env, workers=4) as server:
+        visitors = {name: Visitor(server.url) for name in names}
+        for name, visitor in visitors.items():
+            visitor.log_in(name)
+        tokens = {name: CSRF_TOKEN.search(visitor.get("/").body).group(1) for name, visitor in visitors.items()}
+        bodies = [f"post {n} from {names[n % 20]}" for n in range(200)]
+
+        def submit(body: str) -> int:
+            name = body.rsplit(" ", 1)[1]
+            data = urllib.parse.urlencode({"post": body, "csrf_token": tokens[name]}).encode()
+            return visitors[name].send(urllib.request.Request(server.url + "/", data=data)).status
+
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            statuses = list(pool.map(submit, bodies))
+        output = server.output()
+
+    assert statuses == [302] * 200
+    with sqlite3.connect(tmp_path / "site.db") as connection:
+        stored = {body for (body,) in connection.execute("SELECT body FROM post")}
+        journal_mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+    assert stored == set(bodies)
+    assert journal_mode == "wal"
+    assert "database is locked" not in output and "Traceback" not in output
+    posting_workers = set(re.findall(r'"POST / HTTP/1.1" 302 .* pid=(\S+)', output))
+    assert len(posting_workers) >= 2  # the writes really came from several processes
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def wrong_logins(server, count: int) -> list[int]:
+    visitor = Visitor(server.url)
+    return [visitor.submit("/login", {"username": "ann", "password": "wrong"}).status for _ in range(count)]
+
+
+def test_workers_share_the_login_limit_through_redis(tmp_path, deployment_env, site_db):
+    site_db("ann")
+    # A prefix of our own keeps this run's counts apart from other runs on the same Redis.
+    env = {**deployment_env, "RATELIMIT_STORAGE_URI": REDIS_URL, "ACCOUNT_RATE_LIMIT": "3 per minute"}
+    env["RATELIMIT_KEY_PREFIX"] = uuid.uuid4().hex
+    with gunicorn(tmp_path, env, workers=2) as server:
+        statuses = wrong_logins(server, 8)
+
+    # With per-worker memory, two workers would let up to six through.
+    assert statuses == [200, 200, 200] + [429] * 5
+
+
+def test_login_still_works_when_redis_is_down(tmp_path, deployment_env, site_db):
+    site_db("ann")
+    env = {**deployment_env, "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{free_port()}/0"}
+    env["ACCOUNT_RATE_LIMIT"] = "3 per minute"
+    with gunicorn(tmp_path, env, workers=1) as server:
+        statuses = wrong_logins(server, 4)
+
+    assert statuses == [200, 200, 200, 429]  # the worker falls back to counting in memory
