@@ -1,0 +1,125 @@
+"""Drive HTTP load at one URL and measure throughput and latency: wrk if installed, else Python threads."""
+
+import http.client
+import re
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+WRK = shutil.which("wrk")
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    unexpected: int  # responses whose class differed from the expected status, plus socket errors
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def generator_name() -> str:
+    return "wrk" if WRK else "Python threads (install wrk for a faster, truer load)"
+
+
+def drive(url: str, seconds: float, connections: int, headers: dict[str, str], expect_ok: bool) -> LoadResult:
+    """Load `url` for `seconds` with `connections` kept-alive connections."""
+    if WRK:
+        return run_wrk(url, seconds, connections, headers, expect_ok)
+    return run_threads(url, seconds, connections, headers, expect_ok)
+
+
+def run_wrk(url: str, seconds: float, connections: int, headers: dict[str, str], expect_ok: bool) -> LoadResult:
+    command = [WRK, "--latency", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(output, expect_ok)
+
+
+def parse_wrk(output: str, expect_ok: bool) -> LoadResult:
+    """Read requests, duration, p50, p99 and unexpected answers from `wrk --latency` output."""
+    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    requests = int(done.group(1))
+    wrong = int(non_2xx.group(1)) if non_2xx else 0
+    unexpected = (wrong if expect_ok else requests - wrong) + (sum(map(int, errors.groups())) if errors else 0)
+    return LoadResult(
+        requests=requests,
+        seconds=float(done.group(2)) * UNITS_MS[done.group(3)] / 1000,
+        p50_ms=wrk_percentile(output, "50%"),
+        p99_ms=wrk_percentile(output, "99%"),
+        unexpected=unexpected,
+    )
+
+
+def wrk_percentile(output: str, label: str) -> float:
+    found = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+    return float(found.group(1)) * UNITS_MS[found.group(2)]
+
+
+def run_threads(url: str, seconds: float, connections: int, headers: dict[str, str], expect_ok: bool) -> LoadResult:
+    """Fallback load: one thread per connection, each looping GETs on a kept-alive connection."""
+    deadline = time.monotonic() + seconds
+    latencies: list[float] = []
+    unexpected = [0]
+    lock = threading.Lock()
+
+    def worker() -> None:
+        mine, wrong = keep_requesting(url, headers, deadline, expect_ok)
+        with lock:
+            latencies.extend(mine)
+            unexpected[0] += wrong
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    latencies.sort()
+    return LoadResult(
+        requests=len(latencies),
+        seconds=time.monotonic() - started,
+        p50_ms=percentile(latencies, 0.50),
+        p99_ms=percentile(latencies, 0.99),
+        unexpected=unexpected[0],
+    )
+
+
+def keep_requesting(url: str, headers: dict[str, str], deadline: float, expect_ok: bool) -> tuple[list[float], int]:
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    latencies, wrong = [], 0
+    try:
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            try:
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                response.read()
+            except OSError:
+                wrong += 1
+                connection.close()
+                continue
+            latencies.append((time.perf_counter() - start) * 1000)
+            wrong += (response.status < 400) != expect_ok
+    finally:
+        connection.close()
+    return latencies, wrong
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
