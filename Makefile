@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run dev seed test lint clean
+.PHONY: run dev seed test lint clean bench e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ seed: $(VENV)/.runtime .env  ## fill the database with demo users, posts and fol
 
 test: $(VENV)/.dev  ## run the test suite (SQLite; TEST_DATABASE_URL for PostgreSQL)
 	$(BIN)/pytest
+
+e2e: $(VENV)/.dev  ## only the browser tests (Debian's Chromium: apt-get install chromium)
+	$(BIN)/pytest tests/e2e
+
+bench: $(VENV)/.dev  ## load benchmark: gunicorn + SQLite under wrk (or Python), prints the table; BENCH_ARGS=--help
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
