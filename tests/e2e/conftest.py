@@ -57,6 +57,7 @@ def server_env(tmp_path_factory) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{folder / 'e2e.db'}",
         "LOG_DIR": str(folder / "logs"),
         "DEMO_ERRORS": "1",
+        "MICROBLOG_ENV": "development",  # gunicorn.conf.py defaults to production, which refuses DEMO_ERRORS
         "FLASK_DEBUG": "0",
         "MAIL_SERVER": "",
     }

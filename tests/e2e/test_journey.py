@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.site import Visitor, assert_site_layout  # PENDING assert_security_headers
+from tests.e2e.site import Visitor, assert_security_headers, assert_site_layout
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def test_register_post_follow_edit_and_log_out(visitor, page, screenshot):
 
     response = visitor.open("/explore")
     assert response.status == 200
-    # assert_security_headers(response)  # PENDING issue 5
+    assert_security_headers(response)
     expect(page.locator("article.post").first).to_contain_text("My first post, from a real browser.")
     screenshot("explore")
 
