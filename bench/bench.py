@@ -36,7 +36,7 @@ class Bench:
     args: argparse.Namespace
     folder: Path
     rows: dict[str, Row] = field(default_factory=dict)
-    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    memory_mb: dict[str, tuple[float, float]] = field(default_factory=dict)  # server: (peak, at the end)
 
     def measure(self, server: Server, key: str, name: str, path: str, status: int, log_dir: Path, headers=None):
         """Check `path` answers `status`, warm up, then load it and record the row."""
@@ -45,7 +45,7 @@ class Bench:
         answered = site.status_of(url, headers)
         if answered != status:
             raise SystemExit(f"{name}: {path} answered {answered}, expected {status}; see {server.output_path}")
-        load.drive(url, min(2.0, self.args.duration / 5), self.args.connections, headers, status < 400)
+        load.run_threads(url, min(2.0, self.args.duration / 5), self.args.connections, headers, status < 400)  # warm-up
         logged_before = site.bytes_in(log_dir)
         result = load.drive(url, self.args.duration, self.args.connections, headers, status < 400)
         self.rows[key] = Row(name, result, log_bytes=site.bytes_in(log_dir) - logged_before)
@@ -56,7 +56,7 @@ class Bench:
         return gunicorn(self.folder / name, env, workers=WORKERS, app=app)
 
     def record_memory(self, name: str, server: Server) -> None:
-        self.peak_rss_mb[name] = site.workers_peak_rss_mb(server.process.pid)
+        self.memory_mb[name] = site.workers_memory_mb(server.process.pid)
 
     def database(self, name: str, posts: int) -> Path:
         path = self.folder / name / "microblog.db"
@@ -85,10 +85,11 @@ class Bench:
     def run_storm(self, database: Path, key: str, name: str, relay) -> None:
         log_dir = self.folder / f"{key}-logs"
         mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(relay.port), "ADMINS": ADMIN, "MAIL_TIMEOUT": "5"}
+        mail["ALERT_STATE_PATH"] = str(self.folder / f"{key}-alert-state.sqlite3")  # each storm starts ungrouped
         with self.serve(key, site.app_env(database, log_dir, **mail), app="bench.faulty_app:app") as server:
             self.measure(server, key, name, "/explore", 500, log_dir)
             self.record_memory(key, server)
-        time.sleep(2)  # mails sent as the workers exit are still on their way
+        relay.wait_until_quiet()
         self.rows[key].mails = relay.mails_received
 
     def run_growth(self) -> None:
@@ -121,11 +122,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--skip-growth", action="store_true")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per row")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the saved table")
     return parser.parse_args(argv)
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
     cores = len(os.sched_getaffinity(0))
     return f"{cpu}, {cores} cores, Linux {platform.release()}, Python {platform.python_version()}"
 
@@ -140,10 +143,10 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory(prefix="microblog-bench-") as folder:
         bench = Bench(args, Path(folder))
         bench.run()
-    text = report.render(bench.rows, bench.peak_rss_mb, args, machine(), load.generator_name())
+    text = report.render(bench.rows, bench.memory_mb, args, machine(), load.generator_name())
     print()
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / time.strftime("bench-%Y%m%d-%H%M%S.md")
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / time.strftime("bench-%Y%m%d-%H%M%S.md")
     path.write_text(text)
-    print(f"Saved to {path.relative_to(ROOT)}")
+    print(f"Saved to {path}")

@@ -2,6 +2,7 @@
 
 import socket
 import threading
+import time
 
 from aiosmtpd.controller import Controller
 
@@ -28,6 +29,15 @@ class WorkingRelay:
     @property
     def mails_received(self) -> int:
         return len(self.handler.mails)
+
+    def wait_until_quiet(self, quiet: float = 1.0, limit: float = 5.0) -> None:
+        """Wait until no mail has arrived for `quiet` seconds (mails sent as workers exit are in flight)."""
+        deadline = time.monotonic() + limit
+        seen, since = self.mails_received, time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - since < quiet:
+            time.sleep(0.1)
+            if self.mails_received != seen:
+                seen, since = self.mails_received, time.monotonic()
 
     def __enter__(self) -> "WorkingRelay":
         self.controller.start()
@@ -57,6 +67,9 @@ class BlackHoleRelay:
             except TimeoutError:
                 continue
             self.held.append(connection)
+
+    def wait_until_quiet(self) -> None:
+        """Nothing ever arrives here."""
 
     def __enter__(self) -> "BlackHoleRelay":
         self.thread.start()

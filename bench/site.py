@@ -89,13 +89,17 @@ def worker_pids(master_pid: int) -> list[int]:
     return pids
 
 
-def peak_rss_mb(pid: int) -> float:
-    """Return the process's peak resident memory (VmHWM) in MB."""
+def memory_mb(pid: int, field: str) -> float:
+    """Return one of the process's memory figures from /proc (VmHWM: peak resident, VmRSS: resident now)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
 
-def workers_peak_rss_mb(master_pid: int) -> float:
-    return max((peak_rss_mb(pid) for pid in worker_pids(master_pid)), default=0.0)
+def workers_memory_mb(master_pid: int) -> tuple[float, float]:
+    """Return the highest peak and the highest current resident memory among gunicorn's workers."""
+    pids = worker_pids(master_pid)
+    peak = max((memory_mb(pid, "VmHWM") for pid in pids), default=0.0)
+    now = max((memory_mb(pid, "VmRSS") for pid in pids), default=0.0)
+    return peak, now

@@ -1,0 +1,60 @@
+"""The load benchmark's own machinery, so `make bench` keeps working between the runs that matter."""
+
+import re
+
+import pytest
+
+from bench import bench, load
+from tests.support.servers import gunicorn
+
+WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:34331/nope
+  2 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.70ms    2.50ms  27.96ms   97.30%
+    Req/Sec     1.42k   255.32     1.77k    60.00%
+  Latency Distribution
+     50%  850.00us
+     75%    1.50ms
+     90%    1.73ms
+     99%   17.84ms
+  2824 requests in 1.00s, 0.99MB read
+  Socket errors: connect 0, read 0, write 0, timeout 3
+  Non-2xx or 3xx responses: 2824
+Requests/sec:   2820.03
+"""
+
+
+def test_wrk_output_is_read_with_its_units_and_unexpected_answers():
+    result = load.parse_wrk(WRK_OUTPUT, expect_ok=False)
+    assert (result.requests, result.seconds, result.p50_ms, result.p99_ms) == (2824, 1.0, 0.85, 17.84)
+    assert result.unexpected == 3  # the timeouts; every answer was the expected error status
+    assert load.parse_wrk(WRK_OUTPUT, expect_ok=True).unexpected == 2824 + 3
+
+
+@pytest.mark.slow
+def test_the_python_load_generator_measures_a_real_server(tmp_path):
+    with gunicorn(tmp_path, {}, workers=1, app="bench.bare_app:app") as server:
+        result = load.run_threads(server.url + "/", 1.0, 4, {}, expect_ok=True)
+        missing = load.run_threads(server.url + "/missing", 0.5, 2, {}, expect_ok=True)
+    assert result.requests > 20 and result.unexpected == 0
+    assert 0 < result.p50_ms <= result.p99_ms
+    assert missing.unexpected == missing.requests > 0
+
+
+@pytest.mark.slow
+def test_a_short_benchmark_run_prints_every_row_and_target(tmp_path, capsys):
+    bench.main(
+        ["--duration=1", "--users=5", "--posts=200", "--follows=2", "--growth-posts=400", f"--results={tmp_path}"]
+    )
+    table = capsys.readouterr().out
+    rows = {
+        cells[0]: cells
+        for cells in (line.strip("| ").split(" | ") for line in table.splitlines() if line.startswith("| "))
+    }
+    for page in ("bare Flask page (3 KB)", "home timeline (logged in)", "profile page 2", "404 page"):
+        assert rows[page][-1] == "0", f"{page} got answers it should not have"
+    assert int(rows["error storm, SMTP relay working"][-2]) >= 1  # the relay received the alert
+    assert rows["error storm, SMTP relay a black hole"][-2] == "0"
+    assert "home p50 with the grown database at most 1.3 × small" in rows
+    assert re.search(r"Peak RSS of a worker \(VmHWM\), and its RSS at the end: site \d+\.\d MB \(\d+\.\d MB\)", table)
+    assert list(tmp_path.glob("bench-*.md"))
