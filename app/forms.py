@@ -22,14 +22,26 @@ def username_is_taken(username: str) -> bool:
     return db.session.scalar(sa.select(User.id).where(User.username == username)) is not None
 
 
-class LoginForm(FlaskForm):
+class SiteForm(FlaskForm):
+    """Base of the site's forms: also refuse text that no database column can store (NUL characters)."""
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and "\x00" in field.data:
+                field.errors = [*field.errors, "This field contains a character that is not allowed."]
+                valid = False
+        return valid
+
+
+class LoginForm(SiteForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=USERNAME_MAX)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])
     remember_me = BooleanField("Remember me")
     submit = SubmitField("Sign in")
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(SiteForm):
     username = StringField("Username", validators=username_rules)
     email = StringField("Email", validators=[DataRequired(), Email(), Length(max=EMAIL_MAX)])
     password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=PASSWORD_MAX)])
@@ -47,7 +59,7 @@ class RegistrationForm(FlaskForm):
             raise ValidationError(EMAIL_TAKEN)
 
 
-class EditProfileForm(FlaskForm):
+class EditProfileForm(SiteForm):
     username = StringField("Username", validators=username_rules)
     about_me = TextAreaField("About me", validators=[Length(max=ABOUT_ME_MAX)])
     submit = SubmitField("Save")
@@ -61,12 +73,12 @@ class EditProfileForm(FlaskForm):
             raise ValidationError(USERNAME_TAKEN)
 
 
-class PostForm(FlaskForm):
+class PostForm(SiteForm):
     post = TextAreaField("Say something", validators=[DataRequired(), Length(min=1, max=POST_MAX)])
     submit = SubmitField("Post")
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(SiteForm):
     """A form with only a CSRF token, for buttons that change state (follow, unfollow)."""
 
     submit = SubmitField("Submit")

@@ -7,6 +7,9 @@ from flask import abort
 
 from app.extensions import db
 
+# Past this many rows no page exists; it also keeps OFFSET inside a 32-bit integer on every database.
+MAX_OFFSET = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class Page:
@@ -27,7 +30,7 @@ def paginate(query: sa.Select, number: int, per_page: int) -> Page:
     One extra row is fetched to learn whether an older page exists, so the cost stays the
     same however many rows the query would match.
     """
-    if number < 1:
+    if number < 1 or (number - 1) * per_page > MAX_OFFSET:
         abort(404)
     rows = db.session.scalars(query.limit(per_page + 1).offset((number - 1) * per_page)).unique().all()
     if number > 1 and not rows:

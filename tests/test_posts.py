@@ -1,5 +1,6 @@
 """Posting, the home timeline, explore and their pages."""
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -87,3 +88,16 @@ def test_times_are_relative_with_exact_utc_on_hover(client, make_user, make_post
     page = client.get("/explore").get_data(as_text=True)
     assert "3 minutes ago</time>" in page
     assert 'title="20' in page and ' UTC"' in page
+
+
+@pytest.mark.parametrize("page", ["99999999999999999999", "9223372036854775807", "85899346"])
+def test_absurd_page_numbers_are_404_not_500(client, page):
+    assert client.get(f"/explore?page={page}").status_code == 404
+
+
+def test_nul_character_is_a_form_error(client, auth, make_user, app):
+    auth.login(make_user())
+    page = client.post("/", data={"post": "before\x00after"}).get_data(as_text=True)
+    assert "This field contains a character that is not allowed." in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Post.id))) == 0
