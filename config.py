@@ -57,6 +57,34 @@ class Config:
     ENV_NAME = os.environ.get("MICROBLOG_ENV", "development")
     DEMO_ERRORS = env_bool("DEMO_ERRORS")
 
+    # Logging and alerts (issue 4): on when not in debug; in tests only with LOG_IN_TESTS.
+    LOG_IN_TESTS = env_bool("LOG_IN_TESTS")
+    LOG_DIR = os.environ.get("LOG_DIR") or str(BASE_DIR / "logs")
+    LOG_MAX_BYTES = env_int("LOG_MAX_BYTES", 10 * 1024 * 1024)
+    LOG_BACKUP_COUNT = env_int("LOG_BACKUP_COUNT", 20)
+    LOG_TO_STDOUT = env_bool("LOG_TO_STDOUT")
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+    LOG_ALL_TRACEBACKS = env_bool("LOG_ALL_TRACEBACKS")
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = env_bool("MAIL_USE_TLS")
+    MAIL_USE_SSL = env_bool("MAIL_USE_SSL")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10)
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "")
+    ALERTS_SENDER = os.environ.get("ALERTS_SENDER", "")
+    ADMINS = env_list("ADMINS")
+    ALERT_WINDOW = env_int("ALERT_WINDOW", 600)
+    ALERTS_PER_HOUR = env_int("ALERTS_PER_HOUR", 30)
+    ALERT_QUEUE_SIZE = env_int("ALERT_QUEUE_SIZE", 1000)
+    ALERT_STATE_URL = os.environ.get("ALERT_STATE_URL", "")  # redis://...; empty: a SQLite file on this host
+    ALERT_STATE_PATH = os.environ.get("ALERT_STATE_PATH", "")  # empty: instance/alert-state.sqlite3
+    ALERT_STATE_PREFIX = os.environ.get("ALERT_STATE_PREFIX", "microblog:alerts:")
+    SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+    SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT") or os.environ.get("MICROBLOG_ENV", "development")
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE")

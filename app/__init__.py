@@ -3,11 +3,14 @@
 from flask import Flask
 
 from app import cli, database, demo, errors, templating
+from app.alerts import init_alerts
 from app.extensions import bootstrap, csrf, db, login, migrate
 from app.health import bp as health_bp
+from app.logs import configure_logging
 from app.request_id import init_request_id
 from app.routes import bp as main_bp
 from app.security import init_app as init_security
+from app.sentry import init_sentry
 from config import Config
 
 __version__ = "1.0.0"
@@ -17,6 +20,7 @@ def create_app(config_class: type = Config) -> Flask:
     """Build the application: settings, extensions, views, error handlers, CLI."""
     app = Flask(__name__)
     app.config.from_object(config_class)
+    configure_logging(app)
     init_request_id(app)
     register_extensions(app)
     app.register_blueprint(main_bp)
@@ -26,6 +30,8 @@ def create_app(config_class: type = Config) -> Flask:
     errors.register_error_handlers(app)
     templating.register_template_helpers(app)
     cli.register_commands(app)
+    init_alerts(app)
+    init_sentry(app)
     return app
 
 

@@ -111,3 +111,23 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free loopback port: (inbox, port)."""
+    from tests.support.smtp import smtp_server
+
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _stop_logging_and_alerts():
+    """After each test, stop any alert listener and close the log files a test app opened."""
+    yield
+    from app.alerts import stop_all_pipelines
+    from app.logs import remove_installed_handlers
+
+    stop_all_pipelines()
+    remove_installed_handlers()

@@ -1,0 +1,86 @@
+"""Mask secrets before anything leaves the process: log lines, alert mails, Sentry events."""
+
+import re
+from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MASK = "********"
+SENSITIVE_NAME = re.compile(r"pass|secret|token|key|auth|cookie|session|csrf|signature", re.IGNORECASE)
+# scheme://user:password@host: the password part.
+URL_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)(?P<secret>[^\s@/]+)(?P<tail>@)")
+# Settings whose value is itself a secret (not merely a name that mentions one, like SESSION_COOKIE_NAME).
+SECRET_SETTING = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY$|DSN")
+# name=value, as in query strings, form bodies and keyword arguments.
+NAME_EQUALS_VALUE = re.compile(r"(?P<head>(?P<name>[\w.-]+)=)(?P<secret>[^\s&;,'\")]+)")
+# 'name': 'value' or "name": "value", as in a dict's repr or JSON.
+QUOTED_PAIR = re.compile(r"""(?P<head>(?P<q>['"])(?P<name>[\w.-]+)(?P=q)\s*:\s*)(?P<secret>'[^']*'|"[^"]*"|[^\s,}]+)""")
+
+
+def is_sensitive(name: str) -> bool:
+    """Tell whether a field, header, cookie or setting with this name holds a secret."""
+    return bool(SENSITIVE_NAME.search(name))
+
+
+def scrub_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Return the pairs with the values of sensitive names masked and other values scrubbed as text."""
+    return [(name, MASK if is_sensitive(name) else scrub_text(str(value))) for name, value in pairs]
+
+
+def scrub_mapping(mapping: Mapping) -> dict:
+    """Return a copy of a (nested) mapping with the values of sensitive keys masked."""
+    return {key: scrub_value(key, value) for key, value in mapping.items()}
+
+
+def scrub_value(key, value):
+    if isinstance(key, str) and is_sensitive(key) and value not in (None, "", [], {}):
+        return MASK
+    if isinstance(value, Mapping):
+        return scrub_mapping(value)
+    if isinstance(value, list | tuple):
+        return [scrub_value("", item) for item in value]
+    if isinstance(value, str):
+        return scrub_text(value)
+    return value
+
+
+def scrub_url(url: str) -> str:
+    """Mask credentials in a URL and the values of its sensitive query parameters."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password:
+        netloc = netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    query = urlencode(scrub_pairs(parse_qsl(parts.query, keep_blank_values=True)), safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Mask URL credentials, sensitive name=value pairs and any of the known secret values in free text."""
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    text = URL_CREDENTIALS.sub(lambda m: m["head"] + MASK + m["tail"], text)
+    text = NAME_EQUALS_VALUE.sub(_mask_if_sensitive, text)
+    return QUOTED_PAIR.sub(_mask_if_sensitive, text)
+
+
+def _mask_if_sensitive(match: re.Match) -> str:
+    return match["head"] + MASK if is_sensitive(match["name"]) else match[0]
+
+
+def known_secrets(config: Mapping) -> list[str]:
+    """Return the secret values in the settings (sensitive names, passwords inside URLs), longest first."""
+    found = set()
+    for name, value in config.items():
+        if not isinstance(value, str) or len(value) < 8:
+            continue
+        if SECRET_SETTING.search(name):
+            found.add(value)
+        elif "://" in value and (password := _url_password(value)) and len(password) >= 4:
+            found.add(password)
+    return sorted(found, key=len, reverse=True)
+
+
+def _url_password(value: str) -> str | None:
+    try:
+        return urlsplit(value).password
+    except ValueError:
+        return None

@@ -1,0 +1,54 @@
+"""Sentry, when SENTRY_DSN is set: the official SDK's Flask integration, with Microblog's scrubbing."""
+
+import sentry_sdk
+from flask import Flask
+from sentry_sdk.integrations.flask import FlaskIntegration
+
+from app.scrub import known_secrets, scrub_mapping, scrub_text, scrub_url
+
+
+def init_sentry(app: Flask) -> None:
+    if not app.config["SENTRY_DSN"]:
+        return
+    from app import __version__  # here, not at the top: app/__init__.py imports this module
+
+    secrets = known_secrets(app.config)
+    sentry_sdk.init(
+        dsn=app.config["SENTRY_DSN"],
+        integrations=[FlaskIntegration()],
+        release=f"microblog@{__version__}",
+        environment=app.config["SENTRY_ENVIRONMENT"],
+        send_default_pii=False,
+        before_send=lambda event, hint: scrub_event(event, secrets),
+        before_breadcrumb=lambda crumb, hint: scrub_breadcrumb(crumb, secrets),
+    )
+
+
+def scrub_event(event: dict, secrets: list[str]) -> dict:
+    """Mask what Microblog masks in its own mails: sensitive fields, headers, cookies, URL credentials, secrets."""
+    request = event.get("request")
+    if request:
+        if request.get("url"):
+            request["url"] = scrub_url(request["url"])
+        for part in ("data", "headers", "cookies"):
+            if isinstance(request.get(part), dict):
+                request[part] = scrub_mapping(request[part])
+        if isinstance(request.get("query_string"), str):
+            request["query_string"] = scrub_url("?" + request["query_string"]).lstrip("?")
+    for exception in event.get("exception", {}).get("values", []):
+        if exception.get("value"):
+            exception["value"] = scrub_text(exception["value"], secrets)
+        for frame in (exception.get("stacktrace") or {}).get("frames", []):
+            if isinstance(frame.get("vars"), dict):
+                frame["vars"] = scrub_mapping(frame["vars"])
+    if isinstance(event.get("logentry"), dict) and event["logentry"].get("message"):
+        event["logentry"]["message"] = scrub_text(event["logentry"]["message"], secrets)
+    if isinstance(event.get("extra"), dict):
+        event["extra"] = scrub_mapping(event["extra"])
+    return event
+
+
+def scrub_breadcrumb(crumb: dict, secrets: list[str]) -> dict:
+    if crumb.get("message"):
+        crumb["message"] = scrub_text(crumb["message"], secrets)
+    return crumb
