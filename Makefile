@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run dev seed test lint clean bench e2e
+.PHONY: run dev seed serve test lint clean bench e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ run: $(VENV)/.runtime .env  ## serve the site on SQLite, debugger off, real erro
 dev: $(VENV)/.runtime .env  ## serve with the Werkzeug debugger and the reloader
 	$(BIN)/flask db upgrade
 	$(BIN)/flask run --debug
+
+serve: $(VENV)/.runtime .env  ## serve with gunicorn (gunicorn.conf.py) on the same database as `make run`
+	$(BIN)/flask db upgrade
+	$(BIN)/gunicorn microblog:app
 
 seed: $(VENV)/.runtime .env  ## fill the database with demo users, posts and follows
 	$(BIN)/flask db upgrade
