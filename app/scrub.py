@@ -44,20 +44,25 @@ def scrub_value(key, value):
 
 
 def scrub_url(url: str) -> str:
-    """Mask credentials in a URL and the values of its sensitive query parameters."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password:
-        netloc = netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    """Mask credentials in a URL and the values of its sensitive query parameters; never raise."""
+    url = mask_url_credentials(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL after all (a stray "[" say): treat it as text
+        return scrub_text(url)
     query = urlencode(scrub_pairs(parse_qsl(parts.query, keep_blank_values=True)), safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return urlunsplit(parts._replace(query=query))
+
+
+def mask_url_credentials(text: str) -> str:
+    return URL_CREDENTIALS.sub(lambda m: m["head"] + MASK + m["tail"], text)
 
 
 def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask URL credentials, sensitive name=value pairs and any of the known secret values in free text."""
     for secret in secrets:
         text = text.replace(secret, MASK)
-    text = URL_CREDENTIALS.sub(lambda m: m["head"] + MASK + m["tail"], text)
+    text = mask_url_credentials(text)
     text = NAME_EQUALS_VALUE.sub(_mask_if_sensitive, text)
     return QUOTED_PAIR.sub(_mask_if_sensitive, text)
 

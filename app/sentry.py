@@ -18,7 +18,7 @@ def init_sentry(app: Flask) -> None:
         integrations=[FlaskIntegration()],
         release=f"microblog@{__version__}",
         environment=app.config["SENTRY_ENVIRONMENT"],
-        send_default_pii=False,
+        data_collection={"user_info": False},  # no default PII (send_default_pii=False, in the SDK's new terms)
         before_send=lambda event, hint: scrub_event(event, secrets),
         before_breadcrumb=lambda crumb, hint: scrub_breadcrumb(crumb, secrets),
     )

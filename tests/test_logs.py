@@ -1,0 +1,151 @@
+"""The log an operator reads: line and JSON formats, stdout, an unwritable directory, error storms."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from tests.conftest import make_config
+
+LINE = re.compile(
+    r"(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (?P<level>[A-Z]+) \[(?P<request_id>[^\]]+)\] "
+    r"(?P<logger>[\w.]+): (?P<message>.*) \[in (?P<place>[^\]]+:\d+)\]$"
+)
+
+
+def settings(**overrides):
+    return pytest.mark.parametrize("config_overrides", [overrides], indirect=True, ids=[",".join(overrides)])
+
+
+@pytest.fixture
+def config_overrides(request, tmp_path):
+    overrides = {"LOG_IN_TESTS": True, "LOG_DIR": str(tmp_path / "logs"), "PROPAGATE_EXCEPTIONS": False}
+    return {**overrides, **getattr(request, "param", {})}
+
+
+@pytest.fixture(autouse=True)
+def faulty_routes(app):
+    def divide():
+        return str(1 / 0)
+
+    def other_fault():
+        raise LookupError("another fault")
+
+    app.add_url_rule("/divide", "divide", divide)
+    app.add_url_rule("/other", "other", other_fault)
+
+
+@pytest.fixture
+def log_lines(app):
+    """Return a function that reads the log file's lines so far."""
+    return lambda: (Path(app.config["LOG_DIR"]) / "microblog.log").read_text(encoding="utf-8").splitlines()
+
+
+def test_an_error_is_one_line_with_time_level_request_id_logger_message_and_place_then_the_traceback(
+    client, log_lines
+):
+    response = client.get("/divide")
+
+    lines = log_lines()
+    start = next(i for i, line in enumerate(lines) if "Exception on /divide" in line)
+    fields = LINE.fullmatch(lines[start]).groupdict()
+    assert fields["level"] == "ERROR"
+    assert fields["request_id"] == response.headers["X-Request-ID"]
+    assert fields["logger"] == "app"
+    assert fields["message"].startswith("Exception on /divide [GET] | ZeroDivisionError: division by zero | ")
+    assert re.fullmatch(r".+/flask/app\.py:\d+", fields["place"])  # where Flask logged it
+    assert lines[start + 1] == "Traceback (most recent call last):"
+    assert lines[-1] == "ZeroDivisionError: division by zero"
+
+
+def test_outside_a_request_the_request_id_is_a_dash_and_startup_is_logged_once(app, log_lines):
+    [startup] = [line for line in log_lines() if "Microblog startup" in line]
+
+    fields = LINE.fullmatch(startup).groupdict()
+    assert (fields["level"], fields["request_id"]) == ("INFO", "-")
+    assert re.fullmatch(r"app/logs\.py:\d+", fields["place"])
+    assert "version 1.0.0" in startup and "database sqlite" in startup and "mail alerts off" in startup
+    assert f"log {app.config['LOG_DIR']}/microblog.log (text)" in startup
+    assert app.config["SECRET_KEY"] not in startup
+
+
+def test_404s_come_out_in_the_same_format(client, log_lines):
+    client.get("/no-such-page")
+    client.get("/also-missing", headers={"Referer": "http://localhost/explore"})
+
+    lines = log_lines()
+    not_found, broken_link = [LINE.fullmatch(line) for line in lines if "no-such" in line or "also-missing" in line]
+    assert not_found["level"] == "INFO"
+    assert broken_link["level"] == "WARNING" and "http://localhost/explore" in broken_link["message"]
+
+
+def test_a_path_with_a_line_break_cannot_forge_a_log_line(client, log_lines):
+    client.get("/divide%0A2030-01-01T00:00:00.000Z INFO [-] app: forged")
+
+    assert not any(line.startswith("2030-01-01") for line in log_lines())
+    assert any("\\n2030-01-01T00:00:00.000Z INFO [-] app: forged" in line for line in log_lines())
+
+
+@settings(LOG_FORMAT="json")
+def test_json_lines_carry_the_same_fields(client, log_lines):
+    response = client.get("/divide")
+
+    records = [json.loads(line) for line in log_lines()]
+    [error] = [record for record in records if record["level"] == "ERROR"]
+    assert error["request_id"] == response.headers["X-Request-ID"]
+    assert error["logger"] == "app" and error["message"] == "Exception on /divide [GET]"
+    assert error["exception"]["type"] == "ZeroDivisionError" and len(error["exception"]["fingerprint"]) == 12
+    assert error["traceback"].startswith("Traceback (most recent call last):")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", error["time"])
+    assert re.fullmatch(r".+:\d+", error["place"])
+
+
+def test_an_error_storm_writes_every_occurrence_but_each_traceback_once(client, log_lines):
+    for _ in range(50):
+        client.get("/divide")
+    client.get("/other")
+
+    lines = log_lines()
+    occurrences = [line for line in lines if "Exception on /divide" in line]
+    assert len(occurrences) == 50
+    assert all("ZeroDivisionError: division by zero | fingerprint " in line for line in occurrences)
+    assert sum("traceback already logged in this window" in line for line in occurrences) == 49
+    assert sum(line == "Traceback (most recent call last):" for line in lines) == 2  # one per fault
+    assert len({line.split("fingerprint ")[1].split()[0] for line in occurrences}) == 1
+
+
+@settings(LOG_ALL_TRACEBACKS=True)
+def test_a_setting_writes_every_traceback(client, log_lines):
+    for _ in range(5):
+        client.get("/divide")
+
+    assert sum(line == "Traceback (most recent call last):" for line in log_lines()) == 5
+
+
+def test_log_to_stdout_writes_each_record_once_to_stdout(tmp_path, capfd, log_lines):
+    app = create_app(make_config(tmp_path, LOG_IN_TESTS=True, LOG_TO_STDOUT=True, PROPAGATE_EXCEPTIONS=False))
+    app.add_url_rule("/divide", "divide", lambda: str(1 / 0))
+
+    app.test_client().get("/divide")
+
+    out, err = capfd.readouterr()
+    assert out.count("Microblog startup") == 1 and "log stdout (text)" in out
+    assert out.count("Exception on /divide [GET]") == 1
+    assert err == ""
+    assert not any("/divide" in line for line in log_lines())  # nothing went to a file
+
+
+def test_an_unwritable_log_directory_falls_back_to_stderr_and_the_app_serves(tmp_path, capfd):
+    (tmp_path / "a-file").write_text("not a directory")
+    app = create_app(make_config(tmp_path, LOG_IN_TESTS=True, LOG_DIR=str(tmp_path / "a-file" / "logs")))
+
+    response = app.test_client().get("/avatar/00000000000000000000000000000000.svg")
+
+    assert response.status_code == 200
+    out, err = capfd.readouterr()
+    [warning] = [line for line in err.splitlines() if "Cannot write the log file" in line]
+    assert LINE.fullmatch(warning)["level"] == "WARNING"
+    assert "logging to stderr instead" in warning and "a-file/logs" in warning
+    assert err.count("Microblog startup") == 1 and "log stderr" in err

@@ -1,0 +1,93 @@
+"""Sentry: the real SDK sends its envelope to a local HTTP server that stands in for sentry.io."""
+
+import gzip
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import sentry_sdk
+from flask import request
+
+from app import create_app
+from tests.conftest import make_config
+
+PLANTED_PASSWORD = "planted-password-4711"
+PLANTED_TOKEN = "planted-token-0815"
+PLANTED_DB_PASSWORD = "planted-db-pw-1234"
+
+
+class EnvelopeCollector(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.server.envelopes.append(body.decode())
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def collector():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EnvelopeCollector)
+    server.envelopes = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def sentry_app(tmp_path, collector):
+    dsn = f"http://public0key@127.0.0.1:{collector.server_port}/42"
+    app = create_app(make_config(tmp_path, SENTRY_DSN=dsn, SENTRY_ENVIRONMENT="test", PROPAGATE_EXCEPTIONS=False))
+
+    def boom():
+        password = request.form["password"]  # a local variable: Sentry sends frame locals
+        raise RuntimeError(f"cannot reach postgresql://app:{PLANTED_DB_PASSWORD}@db/x (length {len(password)})")
+
+    app.add_url_rule("/boom", "boom", boom, methods=["POST"])
+    yield app
+    sentry_sdk.get_client().close()
+    sentry_sdk.init()  # back to a client without a DSN, for the tests that follow
+
+
+def events(collector) -> list[dict]:
+    """Return the events in the envelopes received (an envelope is lines of JSON: header, item header, item)."""
+    found = []
+    for envelope in collector.envelopes:
+        lines = envelope.splitlines()
+        for header, payload in zip(lines[1::2], lines[2::2], strict=False):
+            if json.loads(header).get("type") == "event":
+                found.append(json.loads(payload))
+    return found
+
+
+def test_an_error_reaches_sentry_scrubbed_with_the_release(sentry_app, collector):
+    response = sentry_app.test_client().post(
+        "/boom?token=" + PLANTED_TOKEN,
+        data={"password": PLANTED_PASSWORD, "comment": "hello"},
+        headers={"X-Auth-Token": PLANTED_TOKEN, "Cookie": f"session={PLANTED_TOKEN}"},
+    )
+    sentry_sdk.flush(timeout=10)
+
+    assert response.status_code == 500
+    [event] = events(collector)
+    assert event["exception"]["values"][-1]["type"] == "RuntimeError"
+    assert event["release"] == "microblog@1.0.0" and event["environment"] == "test"
+    assert event["request"]["method"] == "POST"
+    everything = "\n".join(collector.envelopes)
+    for secret in (PLANTED_PASSWORD, PLANTED_TOKEN, PLANTED_DB_PASSWORD):
+        assert secret not in everything
+    assert "test-secret-key-not-for-production" not in everything
+
+
+def test_without_a_dsn_nothing_is_initialised(tmp_path):
+    create_app(make_config(tmp_path))
+
+    assert not sentry_sdk.get_client().dsn
