@@ -6,6 +6,7 @@ import pytest
 import redis
 
 from app import create_app
+from app.extensions import db
 from tests.conftest import make_config
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -15,6 +16,21 @@ LIMIT = {"RATELIMIT_ENABLED": True, "ACCOUNT_RATE_LIMIT": "3 per minute"}
 @pytest.fixture
 def config_overrides():
     return dict(LIMIT)
+
+
+@pytest.fixture
+def another_client(tmp_path):
+    """Return a function that builds another app on the same database (another worker, say) and its client."""
+    apps = []
+
+    def make(**settings):
+        apps.append(create_app(make_config(tmp_path, **settings)))
+        return apps[-1].test_client()
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def wrong_login(client, **request_options):
@@ -67,15 +83,15 @@ def redis_client():
     client.close()
 
 
-def test_limits_kept_in_redis_outlive_the_app_that_counted_them(tmp_path, make_user, redis_client):
+def test_limits_kept_in_redis_outlive_the_app_that_counted_them(another_client, make_user, redis_client):
     # A fresh app stands for another worker or host: with the in-memory default it would start from zero.
     address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
     settings = {**LIMIT, "RATELIMIT_STORAGE_URI": REDIS_URL}
     make_user("ann")
-    first = create_app(make_config(tmp_path, **settings)).test_client()
+    first = another_client(**settings)
     assert [wrong_login(first, environ_base={"REMOTE_ADDR": address}).status_code for _ in range(3)] == [200] * 3
 
-    second = create_app(make_config(tmp_path, **settings)).test_client()
+    second = another_client(**settings)
 
     assert wrong_login(second, environ_base={"REMOTE_ADDR": address}).status_code == 429
     keys = redis_client.keys(f"*{address}*")
@@ -83,12 +99,12 @@ def test_limits_kept_in_redis_outlive_the_app_that_counted_them(tmp_path, make_u
     redis_client.delete(*keys)
 
 
-def test_memory_limits_start_from_zero_in_a_fresh_app(tmp_path, make_user):
+def test_memory_limits_start_from_zero_in_a_fresh_app(another_client, make_user):
     make_user("ann")
-    first = create_app(make_config(tmp_path, **LIMIT)).test_client()
+    first = another_client(**LIMIT)
     for _ in range(4):
         wrong_login(first)
-    second = create_app(make_config(tmp_path, **LIMIT)).test_client()
+    second = another_client(**LIMIT)
     assert wrong_login(second).status_code == 200
 
 
