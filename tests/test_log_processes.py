@@ -1,0 +1,179 @@
+"""Logs and alerts across real processes: rotation by 4 writers, one shared throttle, fork, gunicorn."""
+
+import multiprocessing
+import re
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import redis
+
+from app import create_app
+from tests.conftest import make_config
+from tests.support.servers import gunicorn
+
+pytestmark = pytest.mark.slow
+WORKERS = 4
+spawn = multiprocessing.get_context("spawn")  # a clean interpreter per process, as gunicorn workers have
+
+
+def alert_settings(tmp_path: Path, port: int, **overrides) -> dict:
+    return {
+        "LOG_IN_TESTS": True,
+        "LOG_DIR": str(tmp_path / "logs"),
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": port,
+        "ADMINS": ["ops@example.com"],
+        "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
+        "PROPAGATE_EXCEPTIONS": False,
+        **overrides,
+    }
+
+
+def write_lines(tmp_path: Path, settings: dict, worker: int, count: int, start) -> None:
+    """In a process of its own: build the app, wait for the others, log `count` numbered lines."""
+    app = create_app(make_config(tmp_path, **settings))
+    start.wait()
+    for line in range(count):
+        app.logger.info("worker %d line %d %s", worker, line, "x" * 80)
+
+
+def test_four_processes_rotating_one_log_lose_and_duplicate_no_line(tmp_path):
+    settings = {"LOG_IN_TESTS": True, "LOG_DIR": str(tmp_path / "logs"), "LOG_MAX_BYTES": 50_000,
+                "LOG_BACKUP_COUNT": 1000}  # fmt: skip
+    count = 1500
+    start = spawn.Barrier(WORKERS)
+    processes = [spawn.Process(target=write_lines, args=(tmp_path, settings, w, count, start)) for w in range(WORKERS)]
+
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+
+    assert [process.exitcode for process in processes] == [0] * WORKERS
+    files = sorted((tmp_path / "logs").glob("microblog.log*"))
+    seen = Counter()
+    for file in files:
+        seen.update(re.findall(r"worker (\d) line (\d+) x", file.read_text(encoding="utf-8")))
+    assert len(files) > 20, "the test must go through many rotations"
+    assert sum(seen.values()) == WORKERS * count
+    assert set(seen.values()) == {1}, "a line was written twice"
+
+
+def fail_repeatedly(tmp_path: Path, settings: dict, errors: int, linger: float, start) -> None:
+    """In a process of its own: fail `errors` times at once with the others, then stay up for `linger` seconds."""
+    app = create_app(make_config(tmp_path, **settings))
+
+    def boom():
+        raise ConnectionError("database at 10.0.0.5 unreachable")
+
+    app.add_url_rule("/boom", "boom", boom)
+    client = app.test_client()
+    start.wait()
+    for _ in range(errors):
+        assert client.get("/boom").status_code == 500
+    time.sleep(linger)  # this process may be the one that claims and sends the follow-up
+
+
+@pytest.mark.parametrize("state", ["sqlite", "redis"])
+def test_workers_sharing_the_throttle_send_one_first_mail_and_one_follow_up(tmp_path, smtp, state):
+    inbox, port = smtp
+    prefix = f"microblog-test-{uuid.uuid4().hex}:"
+    shared = {"ALERT_STATE_URL": "redis://127.0.0.1:6379/0", "ALERT_STATE_PREFIX": prefix} if state == "redis" else {}
+    settings = alert_settings(tmp_path, port, ALERT_WINDOW=2.0, **shared)
+    start = spawn.Barrier(WORKERS)
+    arguments = (tmp_path, settings, 5, 3.5, start)
+    processes = [spawn.Process(target=fail_repeatedly, args=arguments) for _ in range(WORKERS)]
+
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(60)
+    finally:
+        if state == "redis":
+            store = redis.Redis()
+            for key in store.scan_iter(prefix + "*"):
+                store.delete(key)
+            store.close()
+
+    assert [process.exitcode for process in processes] == [0] * WORKERS
+    first, follow_up = inbox.stays_at(2, 0.2)
+    assert first["Subject"] == "[Microblog] ConnectionError: database at 10.0.0.5 unreachable"
+    assert "occurred 19 more times between" in follow_up.get_content()
+    assert follow_up["In-Reply-To"] == first["Message-ID"]
+
+
+def request_then_exit(app) -> None:
+    """In a forked child: fail once, then flush the alerts the way a gunicorn worker does at exit.
+
+    multiprocessing ends a forked child with os._exit, which skips atexit; gunicorn workers exit
+    through sys.exit, which runs it.
+    """
+    assert app.test_client().get("/boom").status_code == 500
+    app.extensions["alerts"].stop()
+
+
+def test_an_app_built_before_a_fork_alerts_from_the_child(tmp_path, smtp):
+    inbox, port = smtp
+    app = create_app(make_config(tmp_path, **alert_settings(tmp_path, port)))  # like gunicorn --preload
+    app.add_url_rule("/boom", "boom", lambda: 1 / 0)
+    child = multiprocessing.get_context("fork").Process(target=request_then_exit, args=(app,))
+
+    child.start()
+    child.join(30)
+
+    assert child.exitcode == 0
+    [mail] = inbox.wait_for(1)
+    assert f"(pid {child.pid})" in mail.get_content()
+    startups = (tmp_path / "logs" / "microblog.log").read_text().count("Microblog startup")
+    assert startups == 2  # the parent when it built the app, the child when it was forked
+
+
+def wait_for_output(server, text: str, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while server.output().count(text) < count:
+        assert time.monotonic() < deadline, f"{text!r} did not appear {count} times:\n{server.output()}"
+        time.sleep(0.1)
+
+
+def get_status(url: str) -> int:
+    try:
+        return urllib.request.urlopen(url, timeout=10).status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_gunicorn_workers_log_each_record_once_to_stdout_and_mail_once(tmp_path, smtp):
+    inbox, port = smtp
+    env = {
+        "SECRET_KEY": "gunicorn-test-secret-key",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "MICROBLOG_ENV": "development",  # /demo/error is refused in production
+        "DEMO_ERRORS": "1",
+        "LOG_TO_STDOUT": "1",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(port),
+        "ADMINS": "ops@example.com",
+        "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
+    }
+    with gunicorn(tmp_path, env, workers=WORKERS) as server:
+        wait_for_output(server, "Microblog startup", WORKERS)  # every worker is up and can take a request
+        with ThreadPoolExecutor(6) as pool:  # concurrent, so that several workers serve them
+            statuses = list(pool.map(get_status, [server.url + "/demo/error"] * 12))
+        [mail] = inbox.wait_for(1)
+        inbox.stays_at(1, 0.5)
+        output = server.output()
+
+    assert statuses == [500] * 12
+    assert mail["Subject"] == "[Microblog] DemoFailure: Demo failure requested at /demo/error"
+    assert output.count("Exception on /demo/error [GET]") == 12
+    assert output.count("Microblog startup") == WORKERS
+    serving = set(re.findall(r'"GET /demo/error HTTP/1.1" 500 .* pid=<(\d+)>', output))
+    assert len(serving) >= 2, "the failing requests should have been spread over several workers"
+    assert "gunicorn-test-secret-key" not in output
