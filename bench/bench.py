@@ -70,12 +70,14 @@ class Bench:
         with self.serve("bare", {}, app="bench.bare_app:app") as server:
             self.measure(server, "bare", "bare Flask page (3 KB)", "/", 200, self.folder / "bare-logs")
 
-    def run_site(self, database: Path) -> None:
+    def run_site(self, database: Path, grown: Path | None) -> None:
         log_dir = self.folder / "site-logs"
         with self.serve("small", site.app_env(database, log_dir)) as server:
             cookie = {"Cookie": site.log_in(server.url, "demo1")}
             author, _ = site.most_prolific_user(database)
             self.measure(server, "home", "home timeline (logged in)", "/", 200, log_dir, cookie)
+            if grown:
+                self.run_growth(grown)  # right after the small case, so both meet the same load on the machine
             self.measure(server, "explore", "explore", "/explore", 200, log_dir)
             self.measure(server, "profile", "profile", f"/user/{author}", 200, log_dir)
             self.measure(server, "profile2", "profile page 2", f"/user/{author}?page=2", 200, log_dir)
@@ -92,8 +94,7 @@ class Bench:
         relay.wait_until_quiet()
         self.rows[key].mails = relay.mails_received
 
-    def run_growth(self) -> None:
-        database = self.database("growth", self.args.growth_posts)
+    def run_growth(self, database: Path) -> None:
         log_dir = self.folder / "growth-logs"
         with self.serve("large", site.app_env(database, log_dir)) as server:
             cookie = {"Cookie": site.log_in(server.url, "demo1")}
@@ -104,13 +105,12 @@ class Bench:
     def run(self) -> None:
         self.run_bare()
         database = self.database("small", self.args.posts)
-        self.run_site(database)
+        grown = None if self.args.skip_growth else self.database("growth", self.args.growth_posts)
+        self.run_site(database, grown)
         with WorkingRelay() as relay:
             self.run_storm(database, "storm_relay", "error storm, SMTP relay working", relay)
         with BlackHoleRelay() as relay:
             self.run_storm(database, "storm_hole", "error storm, SMTP relay a black hole", relay)
-        if not self.args.skip_growth:
-            self.run_growth()
 
 
 def parse_args(argv=None) -> argparse.Namespace:
