@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run dev seed serve test lint clean bench e2e
+.PHONY: run dev seed serve test lint clean bench e2e mailserver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ e2e: $(VENV)/.dev  ## only the browser tests (Debian's Chromium: apt-get install
 
 bench: $(VENV)/.dev  ## load benchmark: gunicorn + SQLite under wrk (or Python), prints the table; BENCH_ARGS=--help
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+mailserver: $(VENV)/.dev  ## a local SMTP server on localhost:8025 that prints every mail (run the app with MAIL_SERVER=localhost MAIL_PORT=8025)
+	$(BIN)/python -m aiosmtpd -n -l localhost:8025 -c aiosmtpd.handlers.Debugging
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
