@@ -1,0 +1,146 @@
+"""Fault injection against real gunicorn: a site database, servers started on it, and the log they write.
+
+The database is a SQLite file of the module's own, or the PostgreSQL of TEST_DATABASE_URL (the server
+then gets that URL as DATABASE_URL); the tables are made with the app's db.create_all() in this process
+and dropped afterwards. Users are added here, straight into the database, so that a test arranges in a line.
+"""
+
+import os
+import re
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from app import create_app
+from app.extensions import db
+from app.models import Post, User
+from bench.site import worker_pids
+from config import database_url
+from tests.conftest import PASSWORD_HASH, make_config
+from tests.support.servers import Server, gunicorn
+
+SECRET_KEY = "fault-suite-" + uuid.uuid4().hex
+HTML = {"Accept": "text/html"}
+# `2025-01-31T12:00:00.123Z LEVEL [request-id] logger: message`, as app/logs.py writes it.
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<level>[A-Z]+) \[(?P<request_id>[^\]]+)\] ")
+
+
+@dataclass
+class SiteDatabase:
+    """The database the servers run on, and an app in this process to arrange and check its rows."""
+
+    url: str
+    app: Flask
+
+    def add_user(self, username: str | None = None) -> str:
+        """Create a user who logs in with tests.conftest.PASSWORD; return the name."""
+        name = username or f"u{uuid.uuid4().hex[:10]}"
+        with self.app.app_context():
+            db.session.add(User(username=name, email=f"{name}@example.com", password_hash=PASSWORD_HASH))
+            db.session.commit()
+        return name
+
+    def posts_of(self, username: str) -> list[str]:
+        with self.app.app_context():
+            query = sa.select(Post.body).join(Post.author).where(User.username == username).order_by(Post.id)
+            return list(db.session.scalars(query))
+
+    def user(self, username: str) -> User | None:
+        with self.app.app_context():
+            person = db.session.scalar(sa.select(User).where(User.username == username))
+            if person is not None:
+                db.session.expunge(person)
+            return person
+
+
+@pytest.fixture(scope="module")
+def site_database(tmp_path_factory) -> SiteDatabase:
+    folder = tmp_path_factory.mktemp("database")
+    url = database_url(os.environ.get("TEST_DATABASE_URL"), f"sqlite:///{folder / 'site.db'}")
+    app = create_app(make_config(folder, SQLALCHEMY_DATABASE_URI=url))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield SiteDatabase(url, app)
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+class LogFile:
+    """The app's log file (LOG_DIR/microblog.log) as an operator reads it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def text(self) -> str:
+        return self.path.read_text(encoding="utf-8", errors="replace") if self.path.is_file() else ""
+
+    def records(self) -> list[str]:
+        """Return the first line of each record (a traceback's lines follow their record's line)."""
+        return [line for line in self.text().splitlines() if LOG_LINE.match(line)]
+
+    def wait_for(self, pattern: str, timeout: float = 15.0) -> str:
+        """Return the first record line matching `pattern`, waiting for it (the alert thread logs late)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [line for line in self.records() if re.search(pattern, line)]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no log record matches {pattern!r} within {timeout} s:\n{self.text()[-4000:]}")
+            time.sleep(0.05)
+
+    def errors(self) -> list[str]:
+        return [line for line in self.records() if LOG_LINE.match(line)["level"] in {"ERROR", "CRITICAL"}]
+
+
+@dataclass
+class RunningSite:
+    server: Server
+    log: LogFile
+    folder: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def worker_pids(self) -> set[int]:
+        return set(worker_pids(self.server.process.pid))
+
+
+def site_env(database: SiteDatabase, folder: Path, **extra: str) -> dict[str, str]:
+    """A development-mode deployment (so that /demo/error exists) with its log and alert state in `folder`."""
+    return {
+        "SECRET_KEY": SECRET_KEY,
+        "DATABASE_URL": database.url,
+        "LOG_DIR": str(folder / "logs"),
+        "ALERT_STATE_PATH": str(folder / "alert-state.sqlite3"),  # never the checkout's instance/ folder
+        "MICROBLOG_ENV": "development",  # gunicorn.conf.py defaults to production, which refuses DEMO_ERRORS
+        "DEMO_ERRORS": "1",
+        "FLASK_DEBUG": "0",
+        "MAIL_SERVER": "",
+        # Every request here comes from 127.0.0.1; the account-form limits are tested in tests/test_ratelimit.py.
+        "RATELIMIT_ENABLED": "0",
+        "LAST_SEEN_INTERVAL": "0",  # write to the database on every logged-in request
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def serve(site_database, tmp_path_factory):
+    """Return a function that starts gunicorn on the site database with extra settings; all stop with the module."""
+    with ExitStack() as stack:
+
+        def start(workers: int = 2, **env: str) -> RunningSite:
+            folder = tmp_path_factory.mktemp("site")
+            server = stack.enter_context(gunicorn(folder, site_env(site_database, folder, **env), workers=workers))
+            return RunningSite(server, LogFile(folder / "logs" / "microblog.log"), folder)
+
+        yield start
