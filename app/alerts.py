@@ -63,6 +63,8 @@ def init_alerts(app: Flask) -> None:
     app.cli.add_command(alerts_cli)
     for pipeline in list(_pipelines):  # from an app built earlier in this process (tests)
         pipeline.stop()
+    if app.config["MAIL_SERVER"] and not app.config["ADMINS"]:
+        app.logger.warning("MAIL_SERVER is set but ADMINS is empty: no alert mail will be sent")
     if alerts_enabled(app):
         pipeline = AlertPipeline.from_app(app)
         pipeline.attach(app.logger)
