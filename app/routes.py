@@ -27,6 +27,8 @@ bp = Blueprint("main", __name__)
 
 @bp.before_app_request
 def record_last_seen() -> None:
+    if request.blueprint == "health":
+        return  # health checks answer without touching the database, cookie or not
     if current_user.is_authenticated and current_user.touch_last_seen(current_app.config["LAST_SEEN_INTERVAL"]):
         db.session.commit()
 

@@ -88,3 +88,11 @@ def test_other_pages_are_not_marked(app, client):
 
     client.get("/explore")
     assert marks == [None]
+
+
+def test_healthz_with_a_session_cookie_still_asks_nothing(client, auth, make_user, statements, app):
+    app.config["LAST_SEEN_INTERVAL"] = 0  # would write last_seen on any other page
+    auth.login(make_user())
+    statements.clear()
+    assert client.get("/healthz").status_code == 200
+    assert statements == []
