@@ -130,7 +130,11 @@ def machine() -> str:
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
     cores = len(os.sched_getaffinity(0))
-    return f"{cpu}, {cores} cores, Linux {platform.release()}, Python {platform.python_version()}"
+    load_now = os.getloadavg()[0]
+    return (
+        f"{cpu}, {cores} cores, Linux {platform.release()}, Python {platform.python_version()}, "
+        f"load average {load_now:.1f} at the end (the machine is shared)"
+    )
 
 
 def main(argv=None) -> None:
