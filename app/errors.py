@@ -8,13 +8,13 @@ debugger show instead.
 
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
-from app.extensions import db
+from app.extensions import db, login
 from app.request_id import current_request_id
 
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
@@ -108,6 +108,7 @@ def same_site_referer() -> str | None:
 def handle_server_error(error: HTTPException):
     """Roll back, then render the 500 page without touching the database; never fail."""
     rollback_quietly()
+    leave_user_unloaded()
     try:
         return error_response(InternalServerError(), safe_mode=True)
     except Exception:
@@ -121,6 +122,12 @@ def rollback_quietly() -> None:
     except Exception:
         # The connection may be gone with the database; the session is discarded at teardown anyway.
         current_app.logger.warning("Rolling back after an error failed", exc_info=True)
+
+
+def leave_user_unloaded() -> None:
+    """Keep Flask-Login's template context from loading the user: that is a query, and the database may be down."""
+    if "_login_user" not in g:  # where Flask-Login keeps the request's user once loaded
+        g._login_user = login.anonymous_user()
 
 
 FALLBACK_PAGE = """<!doctype html>

@@ -37,6 +37,17 @@ def test_logged_in_user_gets_the_500_page_while_the_database_is_down(client, aut
     assert response.status_code == 200 and user.username in response.get_data(as_text=True)
 
 
+def test_the_500_page_for_a_logged_in_user_is_the_template_not_the_fallback_while_the_database_is_down(
+    client, auth, make_user, caplog
+):
+    # Flask-Login's template context loads the user from the database; the 500 page must not let it.
+    auth.login(make_user())
+    with database_unreachable(client.application):
+        page = assert_styled_500(client.get("/"))
+    assert "Error 500" in page  # in 500.html, not in the static fallback
+    assert "The 500 page failed to render" not in caplog.text
+
+
 def test_login_while_the_database_is_down_is_a_500_then_works(client, make_user):
     user = make_user()
     with database_unreachable(client.application):
