@@ -16,9 +16,9 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from app.extensions import db, login
 from app.request_id import current_request_id
+from app.scrub import is_sensitive
 
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
-SECRET_FIELD_PARTS = ("pass", "secret", "token", "key", "csrf")
 TEMPLATES = {404: "404.html", 500: "500.html"}
 
 
@@ -90,13 +90,14 @@ def handle_csrf_error(error: CSRFError):
     return error_response(error, "csrf_error.html", fields=resubmittable_fields(), back=same_site_referer())
 
 
-def resubmittable_fields() -> list[tuple[str, str]]:
+def resubmittable_fields() -> list[tuple[str, str, bool]]:
+    """Return (name, value, secret) for the posted fields; secret ones come back empty, to be typed again."""
     fields = []
     for name, value in request.form.items(multi=True):
-        if name == "submit":
+        if name in ("submit", "csrf_token"):
             continue
-        secret = any(part in name.lower() for part in SECRET_FIELD_PARTS)
-        fields.append((name, "" if secret else value))
+        secret = is_sensitive(name)
+        fields.append((name, "" if secret else value, secret))
     return fields
 
 
