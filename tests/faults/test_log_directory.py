@@ -1,0 +1,87 @@
+"""The log file stops taking writes while the site runs: every request is still answered, nothing crashes,
+the alert mail still goes out, and logging resumes by itself once the file can be written again.
+
+The tests run as root, for whom neither chmod on the directory nor on the file stops a write, and a
+read-only mount needs privileges a CI container may not have. Two faults that stop root too, and that
+the handler really meets (it checks the path's inode before each write and reopens when it changed):
+- a directory where the log file was: opening the file fails, as on a read-only or vanished volume;
+- the log file a link to /dev/full: every write fails with ENOSPC, as on a full disk.
+"""
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import HTML
+from tests.support.smtp import smtp_server
+from tests.support.visitor import Visitor
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def log_file_replaced_by_directory(path: Path):
+    moved = path.with_name(path.name + ".away")
+    os.rename(path, moved)
+    path.mkdir()
+    try:
+        yield
+    finally:
+        path.rmdir()
+        os.rename(moved, path)
+
+
+@contextmanager
+def disk_full_under(path: Path):
+    moved = path.with_name(path.name + ".away")
+    os.rename(path, moved)
+    path.symlink_to("/dev/full")
+    try:
+        yield
+    finally:
+        path.unlink()
+        os.rename(moved, path)
+
+
+@pytest.fixture(scope="module")
+def mail_inbox():
+    with smtp_server() as (inbox, port):
+        yield inbox, port
+
+
+@pytest.fixture(scope="module")
+def site(serve, mail_inbox):
+    _, port = mail_inbox
+    # A window of 1 s: each fault below gets its own alert mail rather than a follow-up.
+    return serve(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port), ADMINS="ops@example.com", ALERT_WINDOW="1")
+
+
+@pytest.mark.parametrize("fault", [log_file_replaced_by_directory, disk_full_under], ids=["directory", "disk-full"])
+def test_requests_are_answered_while_the_log_cannot_be_written(site, mail_inbox, fault):
+    inbox, _ = mail_inbox
+    visitor = Visitor(site.url)
+    pids = site.worker_pids()
+    mails_before = len(inbox.messages())
+    logging_errors_before = site.server.output().count("--- Logging error ---")
+    name = fault.__name__
+
+    with fault(site.log.path):
+        for n in range(4):  # both workers
+            assert visitor.get("/explore").status == 200
+            answer = visitor.get("/demo/error", headers={**HTML, "X-Request-ID": f"{name}-{n}"})
+            assert answer.status == 500 and "Error 500" in answer.body and f"{name}-{n}" in answer.body
+        mails = inbox.wait_for(mails_before + 1)[mails_before:]
+        assert "DemoFailure" in mails[0]["Subject"]  # the operator still hears of the error
+
+    assert site.worker_pids() == pids
+    # The handler met the fault on each error record and said so on stderr, which gunicorn keeps.
+    assert site.server.output().count("--- Logging error ---") >= logging_errors_before + 4
+    lost = "\n".join(site.log.records())
+    assert f"[{name}-0]" not in lost  # written nowhere while the file could not take it
+    time.sleep(1.1)  # past the alert window, so the next error is logged as a new occurrence
+    answer = visitor.get("/demo/error", headers={**HTML, "X-Request-ID": f"{name}-after"})
+    assert answer.status == 500
+    site.log.wait_for(rf"ERROR \[{name}-after\] app: Exception on /demo/error")  # logging resumed by itself
