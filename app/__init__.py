@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from app import cli, database, demo, errors, templating
+from app import cli, database, demo, errors, input_checks, templating
 from app.alerts import init_alerts
 from app.extensions import bootstrap, csrf, db, login, migrate
 from app.health import bp as health_bp
@@ -22,6 +22,7 @@ def create_app(config_class: type = Config) -> Flask:
     app.config.from_object(config_class)
     configure_logging(app)
     init_request_id(app)
+    input_checks.init_app(app)  # before the CSRF check reads the form
     register_extensions(app)
     app.register_blueprint(main_bp)
     app.register_blueprint(health_bp)

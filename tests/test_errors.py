@@ -235,3 +235,32 @@ def test_json_error_body_shape(client):
         "description": response.get_json()["description"],
         "request_id": response.headers["X-Request-ID"],
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/explore?page=%FF", None),
+        ("/login?next=%C3%28", None),
+        ("/login", b"username=caf%C3%28"),
+        ("/login", b"username=%FF%FEhello"),
+        ("/login", b"username=raw\xffbytes"),
+    ],
+)
+def test_undecodable_input_is_a_400_not_altered_text(client, path, body):
+    if body is None:
+        response = client.get(path)
+    else:
+        response = client.post(path, data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400 and "Error 400" in response.get_data(as_text=True)
+
+
+def test_valid_utf8_and_literal_percent_signs_pass(client, make_user):
+    user = make_user(username="Юля")
+    response = client.post(
+        "/login",
+        data=f"username={user.username}&password=100%zz".encode(),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200 and "Invalid username or password." in response.get_data(as_text=True)
+    assert client.get("/explore?page=%31").status_code == 200

@@ -124,11 +124,6 @@ def test_a_chunked_body_over_the_limit_is_never_a_500_and_stores_nothing(oversiz
     assert response.status < 500 and not stored
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Werkzeug cuts a chunked form body at MAX_CONTENT_LENGTH without a 413 (the form then reports an "
-    "overlong field, a 200); a proxy's body limit (nginx client_max_body_size) refuses it before the app",
-)
 def test_a_chunked_body_over_the_limit_is_a_413(oversized_chunked_post):
     response, _ = oversized_chunked_post
     assert response.status == 413
@@ -183,13 +178,8 @@ def test_raw_invalid_utf8_bytes_in_a_form_body_are_a_400(post_as_author, author,
     assert not any("raw" in body for body in site_database.posts_of(name))
 
 
-KNOWN_GAP = (
-    "Werkzeug decodes leniently: an undecodable %XX escape is kept as its literal text and an undecodable byte "
-    "in a multipart field becomes U+FFFD, so the text is stored altered instead of refused (reported, not fixed here)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=KNOWN_GAP)
+# Werkzeug alone would keep an undecodable %XX escape as literal text and turn an undecodable byte into
+# U+FFFD, storing something the user did not write; app/input_checks.py refuses such requests instead.
 @pytest.mark.parametrize(
     "fields",
     [b"post=caf%C3%28", b"post=%FF%FEhello", {"post": b"hi\xff"}],
@@ -203,7 +193,6 @@ def test_invalid_utf8_escapes_in_a_form_field_are_refused(post_as_author, author
     assert 400 <= response.status < 500
 
 
-@pytest.mark.xfail(strict=True, reason="Werkzeug decodes a query string leniently: ?page=%FF reads as page 1")
 def test_invalid_utf8_escapes_in_a_query_string_are_refused(site):
     response = send_raw(site.url, request_head("GET", b"/explore?page=%FF"))
     assert response.status < 500
