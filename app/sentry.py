@@ -1,8 +1,6 @@
 """Sentry, when SENTRY_DSN is set: the official SDK's Flask integration, with Microblog's scrubbing."""
 
-import sentry_sdk
 from flask import Flask
-from sentry_sdk.integrations.flask import FlaskIntegration
 
 from app.scrub import known_secrets, scrub_mapping, scrub_text, scrub_url
 
@@ -10,7 +8,11 @@ from app.scrub import known_secrets, scrub_mapping, scrub_text, scrub_url
 def init_sentry(app: Flask) -> None:
     if not app.config["SENTRY_DSN"]:
         return
-    from app import __version__  # here, not at the top: app/__init__.py imports this module
+    # Imported here, not at the top: the SDK costs every worker about 9 MB, for nothing when Sentry is off.
+    import sentry_sdk
+    from sentry_sdk.integrations.flask import FlaskIntegration
+
+    from app import __version__  # here too: app/__init__.py imports this module
 
     secrets = known_secrets(app.config)
     sentry_sdk.init(
