@@ -1,6 +1,5 @@
 """Real gunicorn with gunicorn.conf.py: boot refusals, the access log, SQLite under 4 workers, shared rate limits."""
 
-import http.cookiejar
 import os
 import re
 import sqlite3
@@ -11,7 +10,6 @@ import urllib.parse
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 
@@ -20,54 +18,11 @@ from app.extensions import db
 from app.models import User
 from tests.conftest import PASSWORD, PASSWORD_HASH, make_config
 from tests.support.servers import GUNICORN, ROOT, free_port, gunicorn
+from tests.support.visitor import CSRF_TOKEN, Visitor
 
 pytestmark = pytest.mark.slow
 
 SECRET_KEY = "gunicorn-tests-" + uuid.uuid4().hex
-CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: str
-
-
-class NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-class Visitor:
-    """A browser stand-in for one person: keeps cookies, fills in CSRF tokens, does not follow redirects."""
-
-    def __init__(self, base_url: str):
-        self.base_url = base_url
-        cookies = urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        self.opener = urllib.request.build_opener(cookies, NoRedirects())
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> Answer:
-        return self.send(urllib.request.Request(self.base_url + path, headers=headers or {}))
-
-    def submit(self, path: str, fields: dict[str, str], form_page: str | None = None) -> Answer:
-        """Post a form the way a browser does: with the CSRF token of the page that shows it."""
-        token = CSRF_TOKEN.search(self.get(form_page or path).body).group(1)
-        data = urllib.parse.urlencode({**fields, "csrf_token": token}).encode()
-        return self.send(urllib.request.Request(self.base_url + path, data=data))
-
-    def send(self, request: urllib.request.Request) -> Answer:
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return Answer(response.status, dict(response.headers), response.read().decode())
-        except urllib.error.HTTPError as error:  # 3xx (not followed), 4xx and 5xx
-            return Answer(error.code, dict(error.headers), error.read().decode())
-
-    def log_in(self, username: str) -> None:
-        answer = self.submit("/login", {"username": username, "password": PASSWORD})
-        assert answer.status == 302, answer.body
-
-
 def boot(env: dict[str, str]) -> subprocess.CompletedProcess:
     """Start gunicorn as a deployment would and return once it has exited (it is expected to refuse)."""
     command = [str(GUNICORN), "--bind", f"127.0.0.1:{free_port()}", "--workers", "1", "microblog:app"]
@@ -147,7 +102,7 @@ def test_sqlite_stores_200_concurrent_posts_from_4_workers(tmp_path, deployment_
     with gunicorn(tmp_path, env, workers=4) as server:
         visitors = {name: Visitor(server.url) for name in names}
         for name, visitor in visitors.items():
-            visitor.log_in(name)
+            visitor.log_in(name, PASSWORD)
         tokens = {name: CSRF_TOKEN.search(visitor.get("/").body).group(1) for name, visitor in visitors.items()}
         bodies = [f"post {n} from {names[n % 20]}" for n in range(200)]
 
