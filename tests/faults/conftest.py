@@ -24,6 +24,7 @@ from bench.site import worker_pids
 from config import database_url
 from tests.conftest import PASSWORD_HASH, make_config
 from tests.support.servers import Server, gunicorn
+from tests.support.smtp import smtp_server
 
 SECRET_KEY = "fault-suite-" + uuid.uuid4().hex
 HTML = {"Accept": "text/html"}
@@ -144,3 +145,10 @@ def serve(site_database, tmp_path_factory):
             return RunningSite(server, LogFile(folder / "logs" / "microblog.log"), folder)
 
         yield start
+
+
+@pytest.fixture(scope="module")
+def mail_inbox():
+    """A real SMTP server on loopback for one module's server: (its inbox, its port)."""
+    with smtp_server() as (inbox, port):
+        yield inbox, port

@@ -22,7 +22,6 @@ from config import database_url
 from tests.conftest import PASSWORD, make_config
 from tests.faults.conftest import HTML, SiteDatabase
 from tests.support.outages import postgres_connections_refused, sqlite_file_replaced_by_directory
-from tests.support.smtp import smtp_server
 from tests.support.visitor import Visitor
 
 pytestmark = pytest.mark.slow
@@ -73,12 +72,6 @@ def database_down(database: SiteDatabase):
     else:
         with postgres_connections_refused(engine):
             yield
-
-
-@pytest.fixture(scope="module")
-def mail_inbox():
-    with smtp_server() as (inbox, port):
-        yield inbox, port
 
 
 @pytest.fixture(scope="module")

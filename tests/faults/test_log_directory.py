@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from tests.faults.conftest import HTML
-from tests.support.smtp import smtp_server
 from tests.support.visitor import Visitor
 
 pytestmark = pytest.mark.slow
@@ -44,12 +43,6 @@ def disk_full_under(path: Path):
     finally:
         path.unlink()
         os.rename(moved, path)
-
-
-@pytest.fixture(scope="module")
-def mail_inbox():
-    with smtp_server() as (inbox, port):
-        yield inbox, port
 
 
 @pytest.fixture(scope="module")
