@@ -2,6 +2,7 @@
 
 Usage: python -m bench [--users 50] [--posts 1000] [--follows 10] [--growth-posts 100000]
                        [--duration 10] [--connections 16] [--skip-growth]
+                       [--only bare,404,storm_relay,storm_hole]
 """
 
 import argparse
@@ -19,6 +20,7 @@ from tests.support.servers import ROOT, Server, gunicorn
 RESULTS = ROOT / "bench" / "results"
 WORKERS = 2
 ADMIN = "oncall@example.com"
+ROWS = ("bare", "home", "growth", "explore", "profile", "profile2", "404", "storm_relay", "storm_hole")
 
 
 @dataclass
@@ -40,6 +42,8 @@ class Bench:
 
     def measure(self, server: Server, key: str, name: str, path: str, status: int, log_dir: Path, headers=None):
         """Check `path` answers `status`, warm up, then load it and record the row."""
+        if not self.wanted(key):
+            return
         headers = headers or {}
         url = server.url + path
         answered = site.status_of(url, headers)
@@ -50,6 +54,9 @@ class Bench:
         result = load.drive(url, self.args.duration, self.args.connections, headers, status < 400)
         self.rows[key] = Row(name, result, log_bytes=site.bytes_in(log_dir) - logged_before)
         print(f"  {name}: {result.rate:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms", flush=True)
+
+    def wanted(self, key: str) -> bool:
+        return key in self.args.only
 
     def serve(self, name: str, env: dict[str, str], app: str = "microblog:app"):
         (self.folder / name).mkdir(exist_ok=True)
@@ -85,6 +92,8 @@ class Bench:
             self.record_memory("site", server)
 
     def run_storm(self, database: Path, key: str, name: str, relay) -> None:
+        if not self.wanted(key):
+            return
         log_dir = self.folder / f"{key}-logs"
         mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(relay.port), "ADMINS": ADMIN, "MAIL_TIMEOUT": "5"}
         mail["ALERT_STATE_PATH"] = str(self.folder / f"{key}-alert-state.sqlite3")  # each storm starts ungrouped
@@ -105,8 +114,9 @@ class Bench:
     def run(self) -> None:
         self.run_bare()
         database = self.database("small", self.args.posts)
-        grown = None if self.args.skip_growth else self.database("growth", self.args.growth_posts)
-        self.run_site(database, grown)
+        grown = self.database("growth", self.args.growth_posts) if self.wanted("growth") else None
+        if {"home", "growth", "explore", "profile", "profile2", "404"} & self.args.only:
+            self.run_site(database, grown)
         with WorkingRelay() as relay:
             self.run_storm(database, "storm_relay", "error storm, SMTP relay working", relay)
         with BlackHoleRelay() as relay:
@@ -123,7 +133,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per row")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the saved table")
-    return parser.parse_args(argv)
+    parser.add_argument("--only", type=rows_named, default=",".join(ROWS), help="rows to run, comma-separated")
+    args = parser.parse_args(argv)
+    if args.skip_growth:
+        args.only.discard("growth")
+    args.only.add("bare")  # every ratio is to the bare page of the same run
+    return args
+
+
+def rows_named(text: str) -> set[str]:
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    if unknown := names - set(ROWS):
+        raise argparse.ArgumentTypeError(f"unknown rows {', '.join(sorted(unknown))}; choose from {', '.join(ROWS)}")
+    return names
 
 
 def machine() -> str:
@@ -137,6 +159,18 @@ def machine() -> str:
     )
 
 
+def render(bench: Bench, args: argparse.Namespace) -> str:
+    """Render the full report, or for a partial run (--only) the rows and the error targets it measured."""
+    if set(ROWS) - {"growth"} <= args.only:
+        return report.render(bench.rows, bench.memory_mb, args, machine(), load.generator_name())
+    lines = [f"Partial run ({', '.join(bench.rows)}) on {machine()}.", "", *report.results_table(bench.rows)]
+    if {"404", "storm_relay", "storm_hole"} <= bench.rows.keys():
+        lines += ["", "| target | measured | verdict |", "|---|---:|---|"]
+        for target, measured, met in report.error_checks(bench.rows):
+            lines.append(f"| {target} | {measured} | {'met' if met else '**NOT met**'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     print(
@@ -147,7 +181,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory(prefix="microblog-bench-") as folder:
         bench = Bench(args, Path(folder))
         bench.run()
-    text = report.render(bench.rows, bench.memory_mb, args, machine(), load.generator_name())
+    text = render(bench, args)
     print()
     print(text)
     args.results.mkdir(parents=True, exist_ok=True)
