@@ -255,12 +255,15 @@ def test_undecodable_input_is_a_400_not_altered_text(client, path, body):
     assert response.status_code == 400 and "Error 400" in response.get_data(as_text=True)
 
 
-def test_valid_utf8_and_literal_percent_signs_pass(client, make_user):
+def test_a_broken_percent_escape_in_a_form_body_is_a_400(client):
+    body = b"username=someone&password=100%zz"
+    response = client.post("/login", data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+
+
+def test_valid_utf8_and_encoded_percent_signs_pass(client, make_user):
     user = make_user(username="Юля")
-    response = client.post(
-        "/login",
-        data=f"username={user.username}&password=100%zz".encode(),
-        content_type="application/x-www-form-urlencoded",
-    )
+    body = f"username={user.username}&password=100%25zz".encode()
+    response = client.post("/login", data=body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200 and "Invalid username or password." in response.get_data(as_text=True)
     assert client.get("/explore?page=%31").status_code == 200

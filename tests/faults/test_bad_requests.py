@@ -150,11 +150,17 @@ def test_a_malformed_form_body_is_a_400_and_stores_nothing(site, author, site_da
     assert "hello" not in site_database.posts_of(name)
 
 
-def test_bad_percent_escapes_are_read_literally_as_browsers_do(post_as_author, author, site_database):
-    # The WHATWG form decoding keeps a "%" that starts no valid escape as it is; Werkzeug does the same.
+def test_bad_percent_escapes_are_a_400_and_store_nothing(post_as_author, author, site_database):
+    # A browser encodes a typed "%" as %25, so a bare "%" in a form body is a malformed encoding.
     name, _ = author
-    response = post_as_author("/", b"post=100%zz and 50%")
-    assert response.status == 302
+    before = site_database.posts_of(name)
+    assert_client_error(post_as_author("/", b"post=100%zz and 50%"), 400)
+    assert site_database.posts_of(name) == before
+
+
+def test_encoded_percent_signs_are_stored_as_typed(post_as_author, author, site_database):
+    name, _ = author
+    assert post_as_author("/", b"post=100%25zz and 50%25").status == 302
     assert site_database.posts_of(name)[-1] == "100%zz and 50%"
 
 
