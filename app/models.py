@@ -102,13 +102,14 @@ class User(UserMixin, db.Model):
         if self.is_following(user):
             self.following.remove(user)
 
-    def followers_count(self) -> int:
-        query = sa.select(sa.func.count()).select_from(self.followers.select().subquery())
-        return db.session.scalar(query) or 0
-
-    def following_count(self) -> int:
-        query = sa.select(sa.func.count()).select_from(self.following.select().subquery())
-        return db.session.scalar(query) or 0
+    def follow_counts(self, viewer_id: int | None) -> tuple[int, int, bool]:
+        """Return how many follow this user, how many they follow, and whether the viewer follows them: one query."""
+        to_me = followers.c.followed_id == self.id
+        count_followers = sa.select(sa.func.count()).where(to_me).scalar_subquery()
+        count_following = sa.select(sa.func.count()).where(followers.c.follower_id == self.id).scalar_subquery()
+        viewer_follows = sa.exists().where(to_me, followers.c.follower_id == viewer_id)
+        row = db.session.execute(sa.select(count_followers, count_following, viewer_follows)).one()
+        return row[0], row[1], bool(row[2])
 
     def timeline(self) -> sa.Select:
         """Return a query for this user's posts and those of the users they follow, newest first.

@@ -64,15 +64,17 @@ def explore():
 def user(username: str):
     person = db.first_or_404(sa.select(User).where(User.username == username))
     page = posts_page(person.posts_query())
+    viewer_id = current_user.id if current_user.is_authenticated else None
+    followers_count, following_count, is_following = person.follow_counts(viewer_id)
     return render_template(
         "user.html",
         title=person.username,
         user=person,
         page=page,
         form=EmptyForm(),
-        followers_count=person.followers_count(),
-        following_count=person.following_count(),
-        is_following=current_user.is_authenticated and current_user.is_following(person),
+        followers_count=followers_count,
+        following_count=following_count,
+        is_following=is_following,
         endpoint="main.user",
         endpoint_args={"username": person.username},
     )
