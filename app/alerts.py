@@ -1,9 +1,12 @@
 """Alert mails: from app.logger to the admins' inbox without ever holding up a request.
 
-An ERROR record is captured in the request thread (request, user, traceback, all scrubbed) and put
-on a bounded queue. A listener thread takes it, asks the throttle whether a mail is due, and sends
-it through an SMTPHandler subclass; repeats of a fault are counted and sent as one follow-up when
-the window ends. `flask alerts test` sends a test alert through the same mail and transport.
+An ERROR record costs its request little. A repeat of a fault whose window this process already
+knows is only counted, in memory. Any other record is snapshotted (request, user, the traceback's
+frames, nothing scrubbed or rendered yet) and put on a bounded queue. A listener thread takes it,
+asks the throttle whether a mail is due, and only then scrubs and renders it and sends it through
+an SMTPHandler subclass; it also writes the counted repeats to the shared state in batches, and
+sends them as one follow-up when the window ends. `flask alerts test` sends a test alert through
+the same mail and transport.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import socket
 import ssl
 import sys
 import threading
+import time
 import traceback
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -49,6 +54,7 @@ SUBJECT_MAX = 120
 FIELD_MAX = 500  # a form field or header longer than this is cut in the mail
 
 log = logging.getLogger("app.alerts")
+WAKE = object()  # put on the queue to wake the listener: folded repeats are due to be written
 _pipelines: weakref.WeakSet[AlertPipeline] = weakref.WeakSet()
 
 
@@ -113,10 +119,11 @@ def state_store(app: Flask):
 class AlertPipeline:
     """The queue, its listener thread and the mail handler of one app, restarted in each process that logs."""
 
-    def __init__(self, handler: AlertMailHandler, queue_size: int, secrets: list[str]):
+    def __init__(self, handler: AlertMailHandler, queue_size: int):
         self.handler = handler
+        self.throttle = handler.throttle
         self.queue_size = queue_size
-        self.queue_handler = AlertQueueHandler(self, secrets)
+        self.queue_handler = AlertQueueHandler(self)
         self.tick = min(max(handler.settings.window / 10, 0.05), 5.0)
         self.dropped = 0
         self.logger: logging.Logger | None = None
@@ -128,7 +135,7 @@ class AlertPipeline:
     def from_app(cls, app: Flask) -> AlertPipeline:
         settings = MailSettings.from_config(app.config)
         throttle = AlertThrottle(state_store(app), settings.window, app.config["ALERTS_PER_HOUR"], message_id)
-        return cls(AlertMailHandler(settings, throttle), app.config["ALERT_QUEUE_SIZE"], known_secrets(app.config))
+        return cls(AlertMailHandler(settings, throttle, known_secrets(app.config)), app.config["ALERT_QUEUE_SIZE"])
 
     def attach(self, logger: logging.Logger) -> None:
         self.logger = logger
@@ -140,6 +147,8 @@ class AlertPipeline:
         self.pid: int | None = None
         self.queue: queue.Queue | None = None
         self.listener: AlertListener | None = None
+        self.woken = False
+        self.throttle.reset_after_fork()
 
     def start(self) -> None:
         with self.lock:
@@ -149,18 +158,39 @@ class AlertPipeline:
                 self.listener.start()
                 self.pid = os.getpid()
 
-    def put(self, record: logging.LogRecord) -> None:
-        """Queue a prepared record without waiting; a full queue drops it and says so."""
+    def accept(self, record: logging.LogRecord, prepare: Callable[[logging.LogRecord], logging.LogRecord]) -> None:
+        """Count a known fault's repeat in memory, or queue the prepared record; never wait."""
         if self.stopped:
             return
         if self.pid != os.getpid():
             self.start()  # the first alert in a process forked after the app was built
+        fingerprint = record_fingerprint(record)
+        if self.throttle.fold_locally(fingerprint, current_request_id(), record.created):
+            if self.throttle.write_due_in(record.created, fingerprint) == 0:
+                self.wake()
+            return
+        if self.queue.full():  # before the snapshot: a record that cannot be queued should cost nothing more
+            self.drop()
+            return
         try:
-            self.queue.put_nowait(record)
+            self.queue.put_nowait(prepare(record))
         except queue.Full:
-            self.dropped += 1
-            if self.dropped == 1:
-                log.warning("Alert queue full (%d records): dropping alerts until it drains", self.queue_size)
+            self.drop()
+
+    def drop(self) -> None:
+        self.dropped += 1
+        if self.dropped == 1:
+            log.warning("Alert queue full (%d records): dropping alerts until it drains", self.queue_size)
+
+    def wake(self) -> None:
+        """Have the listener write the folded repeats now; one wake-up waits on the queue at most."""
+        if self.woken:
+            return
+        self.woken = True
+        try:
+            self.queue.put_nowait(WAKE)
+        except queue.Full:
+            pass  # the listener is busy with records, and writes what is due between them
 
     def report_dropped(self) -> None:
         dropped, self.dropped = self.dropped, 0
@@ -175,6 +205,7 @@ class AlertPipeline:
             self.logger.removeHandler(self.queue_handler)
         if self.listener is not None and self.pid == os.getpid():
             self.listener.stop_within(self.handler.settings.timeout + 1)
+        self.handler.write_repeats(everything=True)  # also when the listener is stuck on a hung relay
         self.listener = None
         self.pid = None
 
@@ -194,34 +225,37 @@ os.register_at_fork(after_in_child=reset_pipelines_after_fork)
 
 
 class AlertQueueHandler(QueueHandler):
-    """Capture an ERROR record's context in the request thread and queue it for the listener."""
+    """In the thread that logs: count a known fault's repeat, or snapshot the record and queue it."""
 
-    def __init__(self, pipeline: AlertPipeline, secrets: list[str]):
+    def __init__(self, pipeline: AlertPipeline):
         super().__init__(None)
         self.pipeline = pipeline
-        self.secrets = secrets
         self.setLevel(logging.ERROR)
         self.addFilter(lambda record: not getattr(record, "no_alert", False))
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        alert = capture_alert(record, self.secrets)
-        prepared = logging.makeLogRecord({**record.__dict__, "args": None, "exc_info": None, "exc_text": None})
-        prepared.msg = alert.message
-        prepared.alert = alert
-        return prepared
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.pipeline.accept(record, self.prepare)
+        except Exception:
+            self.handleError(record)
 
-    def enqueue(self, record: logging.LogRecord) -> None:
-        self.pipeline.put(record)
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        snapshot = take_snapshot(record)
+        prepared = logging.makeLogRecord({**record.__dict__, "args": None, "exc_info": None, "exc_text": None})
+        prepared.msg = snapshot.message
+        prepared.snapshot = snapshot
+        return prepared
 
 
 class AlertListener(QueueListener):
-    """A QueueListener that also wakes every `tick` seconds to send follow-ups whose window has ended."""
+    """A QueueListener that between records writes folded repeats when due and sends due follow-ups."""
 
     def __init__(self, q: queue.Queue, handler: AlertMailHandler, pipeline: AlertPipeline, tick: float):
         super().__init__(q, handler, respect_handler_level=False)
         self.mail_handler = handler
         self.pipeline = pipeline
         self.tick = tick
+        self.next_round = time.monotonic() + tick
 
     def start(self) -> None:
         super().start()
@@ -229,11 +263,28 @@ class AlertListener(QueueListener):
 
     def dequeue(self, block: bool):
         while True:
-            try:
-                return self.queue.get(timeout=self.tick)
-            except queue.Empty:
+            self.mail_handler.write_repeats()
+            if time.monotonic() >= self.next_round:
                 self.pipeline.report_dropped()
                 self.mail_handler.send_due_summaries()
+                self.next_round = time.monotonic() + self.tick
+            try:
+                record = self.queue.get(timeout=self.wait())
+            except queue.Empty:
+                continue
+            if record is WAKE:
+                self.pipeline.woken = False
+            elif record is self._sentinel:
+                self.mail_handler.write_repeats(everything=True)
+                return record
+            else:
+                return record
+
+    def wait(self) -> float:
+        """Return how long the queue may stay quiet: until the next round, or until repeats are due."""
+        wait = self.next_round - time.monotonic()
+        write_due = self.mail_handler.throttle.write_due_in()
+        return max(0.001, wait if write_due is None else min(wait, write_due))
 
     def stop_within(self, timeout: float) -> None:
         thread, self._thread = self._thread, None
@@ -249,7 +300,7 @@ class AlertListener(QueueListener):
 class AlertMailHandler(SMTPHandler):
     """Mail alerts as the throttle allows, over STARTTLS or implicit TLS; log (never mail) a failed delivery."""
 
-    def __init__(self, settings: MailSettings, throttle: AlertThrottle):
+    def __init__(self, settings: MailSettings, throttle: AlertThrottle, secrets: list[str]):
         credentials = (settings.username, settings.password) if settings.username else None
         super().__init__(
             (settings.host, settings.port), settings.sender, settings.admins, SUBJECT_PREFIX,
@@ -257,19 +308,33 @@ class AlertMailHandler(SMTPHandler):
         )  # fmt: skip
         self.settings = settings
         self.throttle = throttle
+        self.secrets = secrets
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            alert = getattr(record, "alert", None) or capture_alert(record, [])
-            decision = self.throttle.occurrence(alert.fingerprint, alert.subject, alert.request_id)
-            alert.shared_throttle = decision.shared
-            if decision.send:
-                self.deliver(alert_mail(alert, decision, self.settings), [alert.request_id])
-            elif decision.reason == "capped":
-                held = "Alert held back by the cap of %d mails an hour: %s (request id %s)"
-                log.warning(held, self.throttle.per_hour, alert.subject, alert.request_id, extra={"no_alert": True})
+            snapshot = getattr(record, "snapshot", None) or take_snapshot(record)
+            if not self.throttle.fold_locally(snapshot.fingerprint, snapshot.request_id, snapshot.created):
+                self.decide(snapshot)
         except Exception:
             log.exception("Alert not handled", extra={"no_alert": True})
+
+    def decide(self, snapshot: Snapshot) -> None:
+        """Ask the shared state about an occurrence; scrub, render and mail it only if it is due."""
+        subject = alert_subject(snapshot, self.secrets)
+        decision = self.throttle.occurrence(snapshot.fingerprint, subject, snapshot.request_id, snapshot.created)
+        if decision.send:
+            alert = make_alert(snapshot, self.secrets)
+            alert.shared_throttle = decision.shared
+            self.deliver(alert_mail(alert, decision, self.settings), [alert.request_id])
+        elif decision.reason == "capped":
+            held = "Alert held back by the cap of %d mails an hour: %s (request id %s)"
+            log.warning(held, self.throttle.per_hour, subject, snapshot.request_id, extra={"no_alert": True})
+
+    def write_repeats(self, everything: bool = False) -> None:
+        try:
+            self.throttle.write_repeats(everything=everything)
+        except Exception:
+            log.exception("Alert repeats not counted", extra={"no_alert": True})
 
     def send_due_summaries(self) -> None:
         try:
@@ -325,41 +390,100 @@ class Alert:
     shared_throttle: bool = True
 
 
-def capture_alert(record: logging.LogRecord, secrets: list[str]) -> Alert:
-    message = scrub_text(record.getMessage(), secrets)
+@dataclass
+class Snapshot:
+    """A record's facts as the thread that logged it saw them: cheap to take, not yet scrubbed or rendered.
+
+    The traceback is kept as a TracebackException: its frames' places, not the frames, so that a
+    queued record keeps no request's objects alive; its text is rendered only for a mail.
+    """
+
+    message: str
+    error: traceback.TracebackException | None
+    error_text: str  # str() of the exception, for the subject
+    fingerprint: str
+    request_id: str
+    created: float
+    logger: str
+    place: str
+    pid: int
+    request: dict[str, str] = field(default_factory=dict)
+    form: list[tuple[str, str]] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    cookies: list[tuple[str, str]] = field(default_factory=list)
+
+
+def take_snapshot(record: logging.LogRecord) -> Snapshot:
     exc = record.exc_info[1] if record.exc_info else None
-    alert = Alert(
-        message=message,
-        subject=mail_subject(f"{type(exc).__name__}: {scrub_text(str(exc), secrets)}" if exc else message),
+    snapshot = Snapshot(
+        message=record.getMessage(),
+        error=traceback.TracebackException.from_exception(exc, compact=True, lookup_lines=False) if exc else None,
+        error_text=str(exc) if exc else "",
         fingerprint=record_fingerprint(record),
         request_id=current_request_id(),
         created=record.created,
         logger=record.name,
         place=f"{relative_path(record.pathname)}:{record.lineno}",
-        host=socket.gethostname(),
         pid=os.getpid(),
-        traceback=scrub_text("".join(traceback.format_exception(exc)), secrets) if exc else "",
     )
     if has_request_context():
-        capture_request(alert, secrets)
-    return alert
+        snapshot_request(snapshot)
+    return snapshot
 
 
-def capture_request(alert: Alert, secrets: list[str]) -> None:
-    """Copy the request's facts onto the alert; the listener thread has no request context."""
-    alert.request = {
+def snapshot_request(snapshot: Snapshot) -> None:
+    """Copy the request's facts; the listener thread has no request context."""
+    snapshot.request = {
         "Method": request.method,
-        "URL": scrub_text(scrub_url(request.url), secrets),
+        "URL": request.url,
         "Endpoint": request.endpoint or "-",
         "Client": request.remote_addr or "-",
         "User agent": request.user_agent.string or "-",
-        "Referer": scrub_url(request.referrer) if request.referrer else "-",
+        "Referer": request.referrer or "-",
         "User": logged_in_user(),
-        "Request id": alert.request_id,
+        "Request id": snapshot.request_id,
     }
-    alert.form = cut(scrub_pairs(form_items()))
-    alert.headers = cut(scrub_pairs(request.headers.items()))
-    alert.cookies = cut(scrub_pairs(request.cookies.items(multi=True)))
+    snapshot.form = form_items()
+    snapshot.headers = list(request.headers.items())
+    snapshot.cookies = list(request.cookies.items(multi=True))
+
+
+def make_alert(snapshot: Snapshot, secrets: list[str]) -> Alert:
+    """Scrub a snapshot and render its traceback: the alert as the mail shows it."""
+    alert = Alert(
+        message=scrub_text(snapshot.message, secrets),
+        subject=alert_subject(snapshot, secrets),
+        fingerprint=snapshot.fingerprint,
+        request_id=snapshot.request_id,
+        created=snapshot.created,
+        logger=snapshot.logger,
+        place=snapshot.place,
+        host=socket.gethostname(),
+        pid=snapshot.pid,
+        traceback=scrub_text("".join(snapshot.error.format()), secrets) if snapshot.error else "",
+        form=cut(scrub_pairs(snapshot.form)),
+        headers=cut(scrub_pairs(snapshot.headers)),
+        cookies=cut(scrub_pairs(snapshot.cookies)),
+    )
+    if snapshot.request:
+        referer = snapshot.request["Referer"]
+        alert.request = {
+            **snapshot.request,
+            "URL": scrub_text(scrub_url(snapshot.request["URL"]), secrets),
+            "Referer": scrub_url(referer) if referer != "-" else "-",
+        }
+    return alert
+
+
+def alert_subject(snapshot: Snapshot, secrets: list[str]) -> str:
+    if snapshot.error:
+        return mail_subject(f"{snapshot.error.exc_type.__name__}: {scrub_text(snapshot.error_text, secrets)}")
+    return mail_subject(scrub_text(snapshot.message, secrets))
+
+
+def capture_alert(record: logging.LogRecord, secrets: list[str]) -> Alert:
+    """Snapshot a record and make its alert at once (`flask alerts test`)."""
+    return make_alert(take_snapshot(record), secrets)
 
 
 def form_items() -> list[tuple[str, str]]:
@@ -531,4 +655,3 @@ def delivery_hint(error: Exception, settings: MailSettings) -> str:
     if isinstance(error, smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused):
         return "the server refused the sender or the recipients: check ALERTS_SENDER and ADMINS."
     return "check MAIL_SERVER, MAIL_PORT, MAIL_USE_TLS, MAIL_USE_SSL and the credentials."
-

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from app import create_app
+from app.alert_state import SqliteStore
 from tests.conftest import make_config
 from tests.support.outages import database_unreachable
 from tests.support.servers import free_port
@@ -88,6 +89,12 @@ def wait_for_log(app, text: str, timeout: float = 10.0) -> str:
         assert time.monotonic() < deadline, f"{text!r} not logged within {timeout} s:\n{log}"
         time.sleep(0.05)
     return log
+
+
+def shared_faults(app) -> list:
+    """Return the faults in the app's shared alert state (its SQLite file), as every worker sees them."""
+    with SqliteStore(app.config["ALERT_STATE_PATH"]).transaction() as state:
+        return state.faults()
 
 
 def everything_in(message) -> str:
@@ -212,6 +219,32 @@ def test_a_full_queue_drops_alerts_counts_them_and_says_so(client, hole, app):
     assert "Alert queue full (1 records): dropping alerts until it drains" in log_text(app)
     hole.close()
     wait_for_log(app, "Alert queue was full: 3 alert record(s) dropped and not mailed")
+
+
+@settings(MAIL_TO_BLACK_HOLE=True, ALERT_QUEUE_SIZE=2)
+def test_repeats_behind_a_hung_relay_are_counted_in_memory_and_none_is_dropped(client, hole, app):
+    client.get("/boom")
+    hole.wait_for_connection()  # the first mail hangs the listener; its fault's window is known
+    for _ in range(30):
+        assert client.get("/boom").status_code == 500
+
+    hole.close()
+    wait_for_log(app, "Alert mail not delivered via 127.0.0.1")
+    app.extensions["alerts"].stop()
+    assert "Alert queue full" not in log_text(app)  # a queue of 2 took none of the 30 repeats
+    [fault] = shared_faults(app)
+    assert fault.repeats == 30
+
+
+def test_repeats_counted_in_memory_reach_the_shared_state_when_the_pipeline_stops(client, inbox, app):
+    for _ in range(25):
+        client.get("/boom")
+    inbox.wait_for(1)
+
+    app.extensions["alerts"].stop()  # as at a worker's exit, within the second a batch may wait
+
+    [fault] = shared_faults(app)
+    assert fault.repeats == 24 and len(fault.request_ids) == 5
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,13 @@
 """Logs and alerts across real processes: rotation by 4 writers, one shared throttle, fork, gunicorn."""
 
+import gc
 import multiprocessing
 import re
 import time
 import urllib.error
 import urllib.request
 import uuid
+import weakref
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,8 +16,10 @@ import pytest
 import redis
 
 from app import create_app
+from app.alert_state import RedisStore, SqliteStore
 from tests.conftest import make_config
 from tests.support.servers import gunicorn
+from tests.support.smtp import black_hole
 
 pytestmark = pytest.mark.slow
 WORKERS = 4
@@ -107,6 +111,84 @@ def test_workers_sharing_the_throttle_send_one_first_mail_and_one_follow_up(tmp_
     assert first["Subject"] == "[Microblog] ConnectionError: database at 10.0.0.5 unreachable"
     assert "occurred 19 more times between" in follow_up.get_content()
     assert follow_up["In-Reply-To"] == first["Message-ID"]
+
+
+def shared_faults(settings: dict) -> list:
+    """Return the faults in the shared alert state the settings name (SQLite file or Redis)."""
+    if settings.get("ALERT_STATE_URL"):
+        store = RedisStore(settings["ALERT_STATE_URL"], settings["ALERT_STATE_PREFIX"])
+    else:
+        store = SqliteStore(settings["ALERT_STATE_PATH"])
+    with store.transaction() as state:
+        return state.faults()
+
+
+@pytest.mark.parametrize("state", ["sqlite", "redis"])
+def test_workers_exiting_mid_window_leave_every_repeat_counted_in_the_shared_state(tmp_path, smtp, state):
+    inbox, port = smtp
+    prefix = f"microblog-test-{uuid.uuid4().hex}:"
+    shared = {"ALERT_STATE_URL": "redis://127.0.0.1:6379/0", "ALERT_STATE_PREFIX": prefix} if state == "redis" else {}
+    settings = alert_settings(tmp_path, port, **shared)  # the default 10-minute window: no follow-up yet
+    start = spawn.Barrier(WORKERS)
+    arguments = (tmp_path, settings, 40, 0.0, start)  # 40 errors each, then exit at once
+    processes = [spawn.Process(target=fail_repeatedly, args=arguments) for _ in range(WORKERS)]
+
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(60)
+        [fault] = shared_faults(settings)
+    finally:
+        if state == "redis":
+            store = redis.Redis()
+            for key in store.scan_iter(prefix + "*"):
+                store.delete(key)
+            store.close()
+
+    assert [process.exitcode for process in processes] == [0] * WORKERS
+    [first] = inbox.stays_at(1, 0.2)
+    assert first["Subject"] == "[Microblog] ConnectionError: database at 10.0.0.5 unreachable"
+    assert fault.repeats == WORKERS * 40 - 1  # counted in each worker's memory, written as it stopped
+
+
+class Payload:
+    """Stands for what a view holds in its locals: a session, a large query result, a user."""
+
+
+def queue_an_alert_behind_a_hung_relay(tmp_path: Path, settings: dict, results) -> None:
+    """In a process of its own (no test harness keeping log records): queue an alert, report what it keeps."""
+    payloads = []
+
+    def leaky():
+        payload = Payload()
+        payloads.append(weakref.ref(payload))
+        raise LookupError("failed while holding a payload")
+
+    with black_hole() as hole:
+        app = create_app(make_config(tmp_path, **{**settings, "MAIL_PORT": hole.port, "MAIL_TIMEOUT": 2}))
+        app.add_url_rule("/boom", "boom", lambda: 1 / 0)
+        app.add_url_rule("/leaky", "leaky", leaky)
+        client = app.test_client()
+        client.get("/boom")
+        hole.wait_for_connection()  # the listener is busy with the first alert: the next one waits on the queue
+        client.get("/leaky")
+        gc.collect()
+        results.put((app.extensions["alerts"].queue.qsize(), payloads[0]() is not None))
+
+
+def test_a_queued_alert_keeps_none_of_its_request_objects_alive(tmp_path):
+    results = spawn.Queue()
+    arguments = (tmp_path, alert_settings(tmp_path, port=0), results)  # the child's own black hole is the relay
+    child = spawn.Process(target=queue_an_alert_behind_a_hung_relay, args=arguments)
+
+    child.start()
+    queued, payload_alive = results.get(timeout=60)
+    child.join(30)
+
+    assert child.exitcode == 0
+    assert queued == 1
+    assert not payload_alive  # the queued alert holds the traceback's places, not its frames
 
 
 def request_then_exit(app) -> None:

@@ -118,6 +118,18 @@ def test_an_error_storm_writes_every_occurrence_but_each_traceback_once(client, 
     assert len({line.split("fingerprint ")[1].split()[0] for line in occurrences}) == 1
 
 
+def test_a_fault_inside_a_library_is_named_by_the_application_line_that_called_it(app, client, log_lines):
+    app.add_url_rule("/parse-a", "parse_a", lambda: json.loads("{"))
+    app.add_url_rule("/parse-b", "parse_b", lambda: json.loads("{"))  # the same library fault, another caller
+
+    for path in ("/parse-a", "/parse-b", "/parse-a"):
+        client.get(path)
+
+    lines = [line for line in log_lines() if "Exception on /parse-" in line]
+    first_a, b, second_a = [line.split("fingerprint ")[1].split()[0] for line in lines]
+    assert first_a == second_a != b
+
+
 @settings(LOG_ALL_TRACEBACKS=True)
 def test_a_setting_writes_every_traceback(client, log_lines):
     for _ in range(5):
