@@ -259,3 +259,42 @@ def test_gunicorn_workers_log_each_record_once_to_stdout_and_mail_once(tmp_path,
     serving = set(re.findall(r'"GET /demo/error HTTP/1.1" 500 .* pid=<(\d+)>', output))
     assert len(serving) >= 2, "the failing requests should have been spread over several workers"
     assert "gunicorn-test-secret-key" not in output
+
+
+def occurrences_told(inbox) -> int:
+    """Add up the occurrences the mails tell of: one per first mail, the count of each follow-up."""
+    total = 0
+    for mail in inbox.messages():
+        counted = re.search(r"occurred (\d+) (?:more )?times", mail.get_content())
+        total += int(counted.group(1)) if counted else 1
+    return total
+
+
+def test_an_error_storm_on_gunicorn_is_mailed_with_every_occurrence_counted(tmp_path, smtp):
+    inbox, port = smtp
+    env = {
+        "SECRET_KEY": "gunicorn-test-secret-key",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "MICROBLOG_ENV": "development",
+        "DEMO_ERRORS": "1",
+        "LOG_TO_STDOUT": "1",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(port),
+        "ADMINS": "ops@example.com",
+        "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
+        "ALERT_WINDOW": "1",  # the storm spans windows: first mails and follow-ups must add up
+    }
+    errors = 400
+    with gunicorn(tmp_path, env, workers=2) as server:
+        wait_for_output(server, "Microblog startup", 2)
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(get_status, [server.url + "/demo/error"] * errors))
+        deadline = time.monotonic() + 20
+        while occurrences_told(inbox) < errors and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)  # room for an occurrence counted twice
+        told = occurrences_told(inbox)
+
+    assert statuses == [500] * errors
+    assert told == errors
+    assert any(mail["Subject"].startswith("Re: ") for mail in inbox.messages())  # repeats were folded
