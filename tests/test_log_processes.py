@@ -84,29 +84,36 @@ def fail_repeatedly(tmp_path: Path, settings: dict, errors: int, linger: float, 
     time.sleep(linger)  # this process may be the one that claims and sends the follow-up
 
 
-@pytest.mark.parametrize("state", ["sqlite", "redis"])
-def test_workers_sharing_the_throttle_send_one_first_mail_and_one_follow_up(tmp_path, smtp, state):
-    inbox, port = smtp
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_state(request):
+    """Settings for the state the workers share: the default SQLite file, or Redis under a fresh key prefix."""
+    if request.param == "sqlite":
+        yield {}
+        return
     prefix = f"microblog-test-{uuid.uuid4().hex}:"
-    shared = {"ALERT_STATE_URL": "redis://127.0.0.1:6379/0", "ALERT_STATE_PREFIX": prefix} if state == "redis" else {}
-    settings = alert_settings(tmp_path, port, ALERT_WINDOW=2.0, **shared)
-    start = spawn.Barrier(WORKERS)
-    arguments = (tmp_path, settings, 5, 3.5, start)
+    yield {"ALERT_STATE_URL": "redis://127.0.0.1:6379/0", "ALERT_STATE_PREFIX": prefix}
+    store = redis.Redis()
+    for key in store.scan_iter(prefix + "*"):
+        store.delete(key)
+    store.close()
+
+
+def run_workers(arguments: tuple) -> list[int]:
+    """Run `fail_repeatedly` in WORKERS fresh processes at once; return their exit codes."""
     processes = [spawn.Process(target=fail_repeatedly, args=arguments) for _ in range(WORKERS)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    return [process.exitcode for process in processes]
 
-    try:
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join(60)
-    finally:
-        if state == "redis":
-            store = redis.Redis()
-            for key in store.scan_iter(prefix + "*"):
-                store.delete(key)
-            store.close()
 
-    assert [process.exitcode for process in processes] == [0] * WORKERS
+def test_workers_sharing_the_throttle_send_one_first_mail_and_one_follow_up(tmp_path, smtp, shared_state):
+    inbox, port = smtp
+    settings = alert_settings(tmp_path, port, ALERT_WINDOW=2.0, **shared_state)
+    exit_codes = run_workers((tmp_path, settings, 5, 3.5, spawn.Barrier(WORKERS)))
+
+    assert exit_codes == [0] * WORKERS
     first, follow_up = inbox.stays_at(2, 0.2)
     assert first["Subject"] == "[Microblog] ConnectionError: database at 10.0.0.5 unreachable"
     assert "occurred 19 more times between" in follow_up.get_content()
@@ -123,30 +130,13 @@ def shared_faults(settings: dict) -> list:
         return state.faults()
 
 
-@pytest.mark.parametrize("state", ["sqlite", "redis"])
-def test_workers_exiting_mid_window_leave_every_repeat_counted_in_the_shared_state(tmp_path, smtp, state):
+def test_workers_exiting_mid_window_leave_every_repeat_counted_in_the_shared_state(tmp_path, smtp, shared_state):
     inbox, port = smtp
-    prefix = f"microblog-test-{uuid.uuid4().hex}:"
-    shared = {"ALERT_STATE_URL": "redis://127.0.0.1:6379/0", "ALERT_STATE_PREFIX": prefix} if state == "redis" else {}
-    settings = alert_settings(tmp_path, port, **shared)  # the default 10-minute window: no follow-up yet
-    start = spawn.Barrier(WORKERS)
-    arguments = (tmp_path, settings, 40, 0.0, start)  # 40 errors each, then exit at once
-    processes = [spawn.Process(target=fail_repeatedly, args=arguments) for _ in range(WORKERS)]
+    settings = alert_settings(tmp_path, port, **shared_state)  # the default 10-minute window: no follow-up yet
+    exit_codes = run_workers((tmp_path, settings, 40, 0.0, spawn.Barrier(WORKERS)))  # 40 errors each, then exit
+    [fault] = shared_faults(settings)
 
-    try:
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join(60)
-        [fault] = shared_faults(settings)
-    finally:
-        if state == "redis":
-            store = redis.Redis()
-            for key in store.scan_iter(prefix + "*"):
-                store.delete(key)
-            store.close()
-
-    assert [process.exitcode for process in processes] == [0] * WORKERS
+    assert exit_codes == [0] * WORKERS
     [first] = inbox.stays_at(1, 0.2)
     assert first["Subject"] == "[Microblog] ConnectionError: database at 10.0.0.5 unreachable"
     assert fault.repeats == WORKERS * 40 - 1  # counted in each worker's memory, written as it stopped

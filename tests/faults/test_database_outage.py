@@ -21,7 +21,7 @@ from app.extensions import db
 from config import database_url
 from tests.conftest import PASSWORD, make_config
 from tests.faults.conftest import HTML, SiteDatabase
-from tests.support.outages import postgres_connections_refused, sqlite_file_replaced_by_directory
+from tests.support.outages import database_unreachable
 from tests.support.visitor import Visitor
 
 pytestmark = pytest.mark.slow
@@ -60,20 +60,6 @@ def _sqlite_url(folder: Path):
     yield f"sqlite:///{folder / 'site.db'}"
 
 
-@contextmanager
-def database_down(database: SiteDatabase):
-    """Inside the block nobody can open a connection to the site's database, and open ones are gone."""
-    with database.app.app_context():
-        engine = db.engine
-    engine.dispose()  # this process's own pooled connections
-    if engine.dialect.name == "sqlite":
-        with sqlite_file_replaced_by_directory(Path(engine.url.database)):
-            yield
-    else:
-        with postgres_connections_refused(engine):
-            yield
-
-
 @pytest.fixture(scope="module")
 def site(serve, mail_inbox):
     _, port = mail_inbox
@@ -97,7 +83,7 @@ def test_while_the_database_is_down_pages_fail_politely_then_recover_without_a_r
     # unreachable SQLite file is met by a worker that must open a connection: after a start, or a new one.
     pids = site.worker_pids()
 
-    with database_down(site_database):
+    with database_unreachable(site_database.app):
         for n in range(4):  # enough to meet both workers
             answer = author.get("/explore", headers={**HTML, "X-Request-ID": f"outage-{n}"})
             assert answer.status == 500 and "Error 500" in answer.body and f"outage-{n}" in answer.body

@@ -16,21 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.faults.conftest import HTML
+from tests.support.outages import replaced_by_directory
 from tests.support.visitor import Visitor
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def log_file_replaced_by_directory(path: Path):
-    moved = path.with_name(path.name + ".away")
-    os.rename(path, moved)
-    path.mkdir()
-    try:
-        yield
-    finally:
-        path.rmdir()
-        os.rename(moved, path)
 
 
 @contextmanager
@@ -52,7 +41,7 @@ def site(serve, mail_inbox):
     return serve(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port), ADMINS="ops@example.com", ALERT_WINDOW="1")
 
 
-@pytest.mark.parametrize("fault", [log_file_replaced_by_directory, disk_full_under], ids=["directory", "disk-full"])
+@pytest.mark.parametrize("fault", [replaced_by_directory, disk_full_under], ids=["directory", "disk-full"])
 def test_requests_are_answered_while_the_log_cannot_be_written(site, mail_inbox, fault):
     inbox, _ = mail_inbox
     visitor = Visitor(site.url)

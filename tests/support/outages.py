@@ -17,7 +17,7 @@ def database_unreachable(app: Flask):
         engine = db.engine
     engine.dispose()  # drop pooled connections: the next request must connect anew
     if engine.dialect.name == "sqlite":
-        with sqlite_file_replaced_by_directory(Path(engine.url.database)):
+        with replaced_by_directory(Path(engine.url.database)):
             yield
     else:
         with postgres_connections_refused(engine):
@@ -26,10 +26,11 @@ def database_unreachable(app: Flask):
 
 
 @contextmanager
-def sqlite_file_replaced_by_directory(path: Path):
+def replaced_by_directory(path: Path):
+    """Put an empty directory where the file `path` was: opening it fails, even for root."""
     moved = path.with_name(path.name + ".away")
     os.rename(path, moved)
-    path.mkdir()  # SQLite cannot open a directory: "unable to open database file"
+    path.mkdir()  # e.g. SQLite: "unable to open database file"
     try:
         yield
     finally:
