@@ -207,6 +207,22 @@ def test_an_app_built_before_a_fork_alerts_from_the_child(tmp_path, smtp):
     assert startups == 2  # the parent when it built the app, the child when it was forked
 
 
+def gunicorn_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    """Settings for gunicorn serving /demo/error, logging to stdout and mailing the SMTP server at `port`."""
+    return {
+        "SECRET_KEY": "gunicorn-test-secret-key",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "MICROBLOG_ENV": "development",  # /demo/error is refused in production
+        "DEMO_ERRORS": "1",
+        "LOG_TO_STDOUT": "1",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(port),
+        "ADMINS": "ops@example.com",
+        "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
+        **extra,
+    }
+
+
 def wait_for_output(server, text: str, count: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while server.output().count(text) < count:
@@ -223,17 +239,7 @@ def get_status(url: str) -> int:
 
 def test_gunicorn_workers_log_each_record_once_to_stdout_and_mail_once(tmp_path, smtp):
     inbox, port = smtp
-    env = {
-        "SECRET_KEY": "gunicorn-test-secret-key",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
-        "MICROBLOG_ENV": "development",  # /demo/error is refused in production
-        "DEMO_ERRORS": "1",
-        "LOG_TO_STDOUT": "1",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(port),
-        "ADMINS": "ops@example.com",
-        "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
-    }
+    env = gunicorn_env(tmp_path, port)
     with gunicorn(tmp_path, env, workers=WORKERS) as server:
         wait_for_output(server, "Microblog startup", WORKERS)  # every worker is up and can take a request
         with ThreadPoolExecutor(6) as pool:  # concurrent, so that several workers serve them
@@ -262,18 +268,7 @@ def occurrences_told(inbox) -> int:
 
 def test_an_error_storm_on_gunicorn_is_mailed_with_every_occurrence_counted(tmp_path, smtp):
     inbox, port = smtp
-    env = {
-        "SECRET_KEY": "gunicorn-test-secret-key",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
-        "MICROBLOG_ENV": "development",
-        "DEMO_ERRORS": "1",
-        "LOG_TO_STDOUT": "1",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(port),
-        "ADMINS": "ops@example.com",
-        "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
-        "ALERT_WINDOW": "1",  # the storm spans windows: first mails and follow-ups must add up
-    }
+    env = gunicorn_env(tmp_path, port, ALERT_WINDOW="1")  # the storm spans windows: mails must add up
     errors = 400
     with gunicorn(tmp_path, env, workers=2) as server:
         wait_for_output(server, "Microblog startup", 2)
