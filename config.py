@@ -83,7 +83,7 @@ class Config:
     ALERT_STATE_PATH = os.environ.get("ALERT_STATE_PATH", "")  # empty: instance/alert-state.sqlite3
     ALERT_STATE_PREFIX = os.environ.get("ALERT_STATE_PREFIX", "microblog:alerts:")
     SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
-    SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT") or os.environ.get("MICROBLOG_ENV", "development")
+    SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT") or ENV_NAME
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -117,4 +117,3 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL"), "sqlite://")
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False  # tests/test_ratelimit.py turns it on
-    SERVER_NAME = None

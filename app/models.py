@@ -123,21 +123,11 @@ class User(UserMixin, db.Model):
             .where(followers.c.follower_id == self.id, followers.c.followed_id == Post.user_id)
             .exists()
         )
-        return (
-            sa.select(Post)
-            .where(sa.or_(Post.user_id == self.id, follows_author))
-            .options(so.joinedload(Post.author))
-            .order_by(Post.timestamp.desc(), Post.id.desc())
-        )
+        return newest_posts().where(sa.or_(Post.user_id == self.id, follows_author))
 
     def posts_query(self) -> sa.Select:
         """Return a query for this user's own posts, newest first."""
-        return (
-            sa.select(Post)
-            .where(Post.user_id == self.id)
-            .options(so.joinedload(Post.author))
-            .order_by(Post.timestamp.desc(), Post.id.desc())
-        )
+        return newest_posts().where(Post.user_id == self.id)
 
     def touch_last_seen(self, interval_seconds: int) -> bool:
         """Record that the user is here, at most once per interval; return True if it changed."""
@@ -162,8 +152,8 @@ class Post(db.Model):
         return f"<Post {self.id}>"
 
 
-def explore_query() -> sa.Select:
-    """Return a query for every post, newest first, with its author."""
+def newest_posts() -> sa.Select:
+    """Return a query for every post, newest first, with its author loaded in the same query."""
     return sa.select(Post).options(so.joinedload(Post.author)).order_by(Post.timestamp.desc(), Post.id.desc())
 
 

@@ -19,7 +19,7 @@ from app.forms import (
     RegistrationForm,
     username_is_taken,
 )
-from app.models import Post, User, explore_query
+from app.models import Post, User, newest_posts
 from app.pagination import paginate
 
 bp = Blueprint("main", __name__)
@@ -56,7 +56,7 @@ def index():
 
 @bp.route("/explore")
 def explore():
-    page = posts_page(explore_query())
+    page = posts_page(newest_posts())
     return render_template("explore.html", title="Explore", page=page, endpoint="main.explore")
 
 
@@ -159,7 +159,7 @@ def login():
         person = db.session.scalar(sa.select(User).where(User.username == form.username.data))
         if person is None or not person.check_password(form.password.data):
             flash("Invalid username or password.")
-            return render_template("login.html", title="Sign in", form=form), 200
+            return render_template("login.html", title="Sign in", form=form)
         login_user(person, remember=form.remember_me.data)
         target = request.args.get("next")
         return redirect(target if is_safe_next(target) else url_for("main.index"))

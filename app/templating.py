@@ -16,13 +16,11 @@ def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
     if moment is None:
         return "never"
     seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
-    if seconds < 60:
-        return "just now"
     for name, length in UNITS:
-        if seconds >= length:
-            count = seconds // length
+        count = seconds // length
+        if count > 0:
             return f"{count} {name}{'s' if count != 1 else ''} ago"
-    return "just now"  # unreachable: the minute unit catches the rest
+    return "just now"
 
 
 def timeago(moment: datetime | None) -> Markup:

@@ -22,9 +22,10 @@ from app.extensions import db
 from app.models import Post, User
 from bench.site import worker_pids
 from config import database_url
-from tests.conftest import PASSWORD_HASH, make_config
+from tests.conftest import PASSWORD, PASSWORD_HASH, make_config
 from tests.support.servers import Server, gunicorn
 from tests.support.smtp import smtp_server
+from tests.support.visitor import Visitor
 
 SECRET_KEY = "fault-suite-" + uuid.uuid4().hex
 HTML = {"Accept": "text/html"}
@@ -145,6 +146,20 @@ def serve(site_database, tmp_path_factory):
             return RunningSite(server, LogFile(folder / "logs" / "microblog.log"), folder)
 
         yield start
+
+
+@pytest.fixture(scope="module")
+def site(serve):
+    """The site with no mail set up; a module that needs mail overrides this fixture."""
+    return serve()
+
+
+def logged_in_visitor(site: RunningSite, database: SiteDatabase) -> tuple[str, Visitor]:
+    """Create a user in the site's database and log a new visitor in as them; return (name, visitor)."""
+    name = database.add_user()
+    visitor = Visitor(site.url)
+    visitor.log_in(name, PASSWORD)
+    return name, visitor
 
 
 @pytest.fixture(scope="module")

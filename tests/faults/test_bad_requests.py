@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.faults.conftest import logged_in_visitor
 from tests.support.raw_http import hang_up_mid_body, post_form_bytes, request_head, send_raw
 from tests.support.visitor import Visitor
 
@@ -19,17 +19,9 @@ SITE_PAGE = 'class="navbar-brand"'  # the app's own page, in the site's look (no
 
 
 @pytest.fixture(scope="module")
-def site(serve):
-    return serve()
-
-
-@pytest.fixture(scope="module")
 def author(site, site_database):
     """A logged-in person: (name, visitor)."""
-    name = site_database.add_user()
-    visitor = Visitor(site.url)
-    visitor.log_in(name, PASSWORD)
-    return name, visitor
+    return logged_in_visitor(site, site_database)
 
 
 def multipart(fields: dict[str, bytes], boundary: bytes = b"XYZ") -> bytes:

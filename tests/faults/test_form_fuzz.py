@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import PASSWORD
+from tests.faults.conftest import logged_in_visitor
 from tests.support.visitor import Visitor, page_text
 
 pytestmark = pytest.mark.slow
@@ -44,16 +44,9 @@ ABOUT_ME = re.compile(r'<p class="about-me">(.*?)</p>', re.DOTALL)
 
 
 @pytest.fixture(scope="module")
-def site(serve):
-    return serve()
-
-
-@pytest.fixture(scope="module")
 def member(site, site_database):
     """A logged-in person whose name the profile test may change: a dict with the current name and the visitor."""
-    name = site_database.add_user()
-    visitor = Visitor(site.url)
-    visitor.log_in(name, PASSWORD)
+    name, visitor = logged_in_visitor(site, site_database)
     return {"name": name, "visitor": visitor}
 
 
