@@ -15,8 +15,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app.extensions import db, login
-from app.request_id import current_request_id
-from app.scrub import is_sensitive
+from app.observability.request_id import current_request_id
+from app.observability.scrub import is_sensitive
 
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
 TEMPLATES = {404: "404.html", 500: "500.html"}

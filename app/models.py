@@ -11,6 +11,7 @@ from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db, login
+from app.observability.request_id import note_user
 
 USERNAME_MAX = 64
 EMAIL_MAX = 120
@@ -159,6 +160,10 @@ def newest_posts() -> sa.Select:
 
 @login.user_loader
 def load_user(user_id: str) -> User | None:
+    note_user(user_id)  # before the query: the database may be what fails
     if not user_id.isdigit():
         return None
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id))
+    if user is not None:
+        note_user(user_id, user.username)
+    return user

@@ -124,10 +124,8 @@ def smtp():
 
 @pytest.fixture(autouse=True)
 def _stop_logging_and_alerts():
-    """After each test, stop any alert listener and close the log files a test app opened."""
+    """After each test, close the log files and alert workers a test app opened."""
     yield
-    from app.alerts import stop_all_pipelines
-    from app.logs import remove_installed_handlers
+    from app.observability.logs import remove_installed_handlers
 
-    stop_all_pipelines()
     remove_installed_handlers()

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from app import create_app
-from app.alert_state import SqliteStore
+from app.observability.alerts.throttle import SqliteStore
 from tests.conftest import make_config
 from tests.support.outages import database_unreachable
 from tests.support.servers import free_port
@@ -93,8 +93,7 @@ def wait_for_log(app, text: str, timeout: float = 10.0) -> str:
 
 def shared_faults(app) -> list:
     """Return the faults in the app's shared alert state (its SQLite file), as every worker sees them."""
-    with SqliteStore(app.config["ALERT_STATE_PATH"]).transaction() as state:
-        return state.faults()
+    return SqliteStore(app.config["ALERT_STATE_PATH"]).faults()
 
 
 def everything_in(message) -> str:
@@ -230,7 +229,7 @@ def test_repeats_behind_a_hung_relay_are_counted_in_memory_and_none_is_dropped(c
 
     hole.close()
     wait_for_log(app, "Alert mail not delivered via 127.0.0.1")
-    app.extensions["alerts"].stop()
+    app.extensions["alerts"].close()
     assert "Alert queue full" not in log_text(app)  # a queue of 2 took none of the 30 repeats
     [fault] = shared_faults(app)
     assert fault.repeats == 30
@@ -241,7 +240,7 @@ def test_repeats_counted_in_memory_reach_the_shared_state_when_the_pipeline_stop
         client.get("/boom")
     inbox.wait_for(1)
 
-    app.extensions["alerts"].stop()  # as at a worker's exit, within the second a batch may wait
+    app.extensions["alerts"].close()  # as at a worker's exit, within the second a batch may wait
 
     [fault] = shared_faults(app)
     assert fault.repeats == 24 and len(fault.request_ids) == 5

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from app import create_app
-from app.alert_state import RedisStore, SqliteStore
+from app.observability.alerts.throttle import RedisStore, SqliteStore
 from tests.conftest import make_config
 from tests.support.servers import gunicorn
 from tests.support.smtp import black_hole
@@ -126,8 +126,7 @@ def shared_faults(settings: dict) -> list:
         store = RedisStore(settings["ALERT_STATE_URL"], settings["ALERT_STATE_PREFIX"])
     else:
         store = SqliteStore(settings["ALERT_STATE_PATH"])
-    with store.transaction() as state:
-        return state.faults()
+    return store.faults()
 
 
 def test_workers_exiting_mid_window_leave_every_repeat_counted_in_the_shared_state(tmp_path, smtp, shared_state):
@@ -164,7 +163,7 @@ def queue_an_alert_behind_a_hung_relay(tmp_path: Path, settings: dict, results) 
         hole.wait_for_connection()  # the listener is busy with the first alert: the next one waits on the queue
         client.get("/leaky")
         gc.collect()
-        results.put((app.extensions["alerts"].queue.qsize(), payloads[0]() is not None))
+        results.put((app.extensions["alerts"].worker.qsize(), payloads[0]() is not None))
 
 
 def test_a_queued_alert_keeps_none_of_its_request_objects_alive(tmp_path):
@@ -188,7 +187,7 @@ def request_then_exit(app) -> None:
     through sys.exit, which runs it.
     """
     assert app.test_client().get("/boom").status_code == 500
-    app.extensions["alerts"].stop()
+    app.extensions["alerts"].close()
 
 
 def test_an_app_built_before_a_fork_alerts_from_the_child(tmp_path, smtp):

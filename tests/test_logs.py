@@ -66,7 +66,7 @@ def test_outside_a_request_the_request_id_is_a_dash_and_startup_is_logged_once(a
 
     fields = LINE.fullmatch(startup).groupdict()
     assert (fields["level"], fields["request_id"]) == ("INFO", "-")
-    assert re.fullmatch(r"app/logs\.py:\d+", fields["place"])
+    assert re.fullmatch(r"app/observability/logs\.py:\d+", fields["place"])
     database = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()  # sqlite, or postgresql
     assert "version 1.0.0" in startup and f"database {database}," in startup and "mail alerts off" in startup
     assert f"log {app.config['LOG_DIR']}/microblog.log (text)" in startup

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.scrub import MASK, is_sensitive, known_secrets, scrub_mapping, scrub_pairs, scrub_text, scrub_url
+from app.observability.scrub import MASK, is_sensitive, known_secrets, scrub_mapping, scrub_pairs, scrub_text, scrub_url
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 from flask import Flask
 
-from app.scrub import known_secrets, scrub_mapping, scrub_text, scrub_url
+from app.observability.scrub import known_secrets, scrub_mapping, scrub_text, scrub_url
+from app.version import __version__
 
 
 def init_sentry(app: Flask) -> None:
@@ -11,8 +12,6 @@ def init_sentry(app: Flask) -> None:
     # Imported here, not at the top: the SDK costs every worker about 9 MB, for nothing when Sentry is off.
     import sentry_sdk
     from sentry_sdk.integrations.flask import FlaskIntegration
-
-    from app import __version__  # here too: app/__init__.py imports this module
 
     secrets = known_secrets(app.config)
     sentry_sdk.init(

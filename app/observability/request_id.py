@@ -1,4 +1,4 @@
-"""One id per request: taken from a sane incoming X-Request-ID or made fresh, and sent back."""
+"""One id per request (from a sane incoming X-Request-ID or made fresh, and sent back), and who made it."""
 
 import re
 import uuid
@@ -37,3 +37,14 @@ def current_request_id() -> str:
 def send_request_id(response: Response) -> Response:
     response.headers[HEADER] = current_request_id()
     return response
+
+
+def note_user(user_id: str, username: str | None = None) -> None:
+    """Remember who makes this request, for the records made while serving it (called where the user is loaded)."""
+    if has_request_context():
+        g.user_label = f"{user_id} ({username})" if username else str(user_id)
+
+
+def current_user_label() -> str:
+    """Return "id (name)" of the request's user, just the id if loading them failed, or "anonymous"."""
+    return g.get("user_label", "anonymous")

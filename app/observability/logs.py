@@ -18,9 +18,10 @@ from flask import Flask
 from flask.logging import default_handler
 from sqlalchemy.engine import make_url
 
-from app.alert_state import record_fingerprint, relative_path
-from app.request_id import current_request_id
-from app.scrub import known_secrets, scrub_text
+from app.observability.fingerprint import record_fingerprint, relative_path
+from app.observability.request_id import current_request_id
+from app.observability.scrub import known_secrets, scrub_text
+from app.version import __version__
 
 LOG_FILE_NAME = "microblog.log"
 FORMATS = ("text", "json")
@@ -49,6 +50,7 @@ def configure_logging(app: Flask) -> None:
 
 
 def install(logger: logging.Logger, handler: logging.Handler) -> None:
+    """Attach a handler of ours; the next app built in this process (tests) closes and replaces it."""
     logger.removeHandler(default_handler)  # Flask's stderr handler would print every record a second time
     logger.addHandler(handler)
     logger.propagate = False  # and so would a handler the host put on the root logger
@@ -87,7 +89,6 @@ def make_formatter(config) -> logging.Formatter:
 
 def log_startup(app: Flask, target: str) -> None:
     """Say once per process which version started and with which (non-secret) settings."""
-    from app import __version__  # here, not at the top: app/__init__.py imports this module
 
     config = app.config
     mail = f"on ({', '.join(config['ADMINS'])} via {config['MAIL_SERVER']}:{config['MAIL_PORT']})"

@@ -1,0 +1,22 @@
+"""What watches the app: request ids, logs, alert mails and Sentry, all scrubbed of secrets.
+
+Nothing here imports the web modules (views, models, forms): they call down into this package,
+never the other way.
+"""
+
+from flask import Flask
+
+from app.observability.alerts import init_alerts
+from app.observability.cli import alerts_cli
+from app.observability.logs import configure_logging
+from app.observability.request_id import init_request_id
+from app.observability.sentry import init_sentry
+
+
+def init_observability(app: Flask) -> None:
+    """Give every request an id; attach the log file, the alert mails and Sentry; add `flask alerts`."""
+    configure_logging(app)
+    init_request_id(app)
+    init_alerts(app)
+    init_sentry(app)
+    app.cli.add_command(alerts_cli)

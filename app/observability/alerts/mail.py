@@ -1,0 +1,241 @@
+"""Alert mail: a log record captured in the request thread, rendered and sent in the background.
+
+`capture` copies what a mail needs while the request is still there: its facts and the places
+of the traceback's frames, nothing scrubbed or rendered yet and no frame kept alive.
+`AlertFormatter` renders the body, scrubbing as it goes; `AlertMailHandler`, an SMTPHandler,
+adds the subject and the thread's headers and sends it.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+import sys
+import traceback
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from logging.handlers import SMTPHandler
+
+from flask import has_request_context, request
+
+from app.observability.alerts.throttle import Fault
+from app.observability.fingerprint import record_fingerprint, relative_path
+from app.observability.logs import one_line, utc_timestamp
+from app.observability.request_id import current_request_id, current_user_label
+from app.observability.scrub import scrub_pairs, scrub_text, scrub_url
+
+SUBJECT_PREFIX = "[Microblog]"
+SUBJECT_MAX = 120
+FIELD_MAX = 500  # a form field or header longer than this is cut in the mail
+
+log = logging.getLogger("app.alerts")
+
+
+def capture(record: logging.LogRecord) -> logging.LogRecord:
+    """Return a copy of `record` that carries the request's facts and the traceback's places, not its frames."""
+    exc = record.exc_info[1] if record.exc_info else None
+    plain = {"msg": record.getMessage(), "args": None, "exc_info": None, "exc_text": None}
+    captured = logging.makeLogRecord({**record.__dict__, **plain})
+    captured.error = traceback.TracebackException.from_exception(exc, compact=True, lookup_lines=False) if exc else None
+    captured.error_text = str(exc) if exc else ""
+    captured.fingerprint = record_fingerprint(record)
+    captured.request_id = current_request_id()
+    captured.request, captured.form, captured.headers, captured.cookies = request_facts()
+    return captured
+
+
+def request_facts() -> tuple[dict[str, str], list, list, list]:
+    """Copy the request's facts (the worker thread has no request context); all empty outside a request."""
+    if not has_request_context():
+        return {}, [], [], []
+    facts = {
+        "Method": request.method,
+        "URL": request.url,
+        "Endpoint": request.endpoint or "-",
+        "Client": request.remote_addr or "-",
+        "User agent": request.user_agent.string or "-",
+        "Referer": request.referrer or "-",
+        "User": current_user_label(),
+        "Request id": current_request_id(),
+    }
+    return facts, form_items(), list(request.headers.items()), list(request.cookies.items(multi=True))
+
+
+def form_items() -> list[tuple[str, str]]:
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return []
+    try:
+        return list(request.form.items(multi=True))
+    except Exception:  # the body itself may be what failed (too large, cut off)
+        return [("(form)", "unreadable")]
+
+
+def follow_up_record(fault: Fault) -> logging.LogRecord:
+    """Return the record of a follow-up mail: the repeats of `fault` folded during its window."""
+    return logging.makeLogRecord(
+        {"name": log.name, "levelno": logging.ERROR, "levelname": "ERROR", "msg": fault.subject, "fault": fault,
+         "follow_up": True, "request_id": ", ".join(fault.request_ids), "shared": True}
+    )  # fmt: skip
+
+
+class AlertFormatter(logging.Formatter):
+    """Render a captured record (or a follow-up) as a mail's subject and body, with secrets masked."""
+
+    def __init__(self, secrets: list[str], version: str, window: float):
+        super().__init__()
+        self.secrets, self.version, self.window = secrets, version, window
+
+    def subject(self, record: logging.LogRecord) -> str:
+        if getattr(record, "follow_up", False):
+            return "Re: " + record.fault.subject
+        text = f"{record.error.exc_type.__name__}: {record.error_text}" if record.error else record.msg
+        return mail_subject(scrub_text(text, self.secrets))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.follow_up_body(record.fault) if getattr(record, "follow_up", False) else self.alert_body(record)
+
+    def alert_body(self, record: logging.LogRecord) -> str:
+        where = {
+            "Time (UTC)": utc_timestamp(record.created),
+            "Host": f"{socket.gethostname()} (pid {record.process})",
+            "Version": f"Microblog {self.version}",
+            "Fingerprint": record.fingerprint,
+            "Occurrences": f"1, the first in this window; repeats in the next {duration(self.window)} "
+            "are counted and mailed as one follow-up",
+            "Logged by": f"{record.name} at {relative_path(record.pathname)}:{record.lineno}",
+        }
+        if not record.shared:
+            where["Throttle"] = "shared state unavailable: this process decided alone, other workers may mail too"
+        sections = [one_line(self.scrub(record.msg)), block("Request", self.scrubbed_request(record.request))]
+        sections.append(block("Where and when", where))
+        for title, pairs in (("Form", record.form), ("Headers", record.headers), ("Cookies", record.cookies)):
+            sections.append(block(title, dict(cut(scrub_pairs(pairs)))))
+        if record.error:
+            sections.append("Traceback\n" + self.scrub("".join(record.error.format())).rstrip())
+        return "\n\n".join(section for section in sections if section) + "\n"
+
+    def scrubbed_request(self, facts: dict[str, str]) -> dict[str, str]:
+        if not facts:
+            return facts
+        referer = scrub_url(facts["Referer"]) if facts["Referer"] != "-" else "-"
+        return {**facts, "URL": self.scrub(scrub_url(facts["URL"])), "Referer": referer}
+
+    def follow_up_body(self, fault: Fault) -> str:
+        times = f"between {utc_timestamp(fault.repeats_from)} and {utc_timestamp(fault.repeats_until)} (UTC)"
+        name = fault.subject.removeprefix(SUBJECT_PREFIX + " ")
+        if fault.first_mailed:
+            headline = f"{name} occurred {fault.repeats} more times {times}."
+        else:
+            headline = f"{name} occurred {fault.repeats} times {times}; the hourly cap held back its first mail."
+        details = {
+            "Fingerprint": fault.fingerprint,
+            "Latest request ids": ", ".join(fault.request_ids) or "-",
+            "Sent by": f"{socket.gethostname()}, Microblog {self.version}",
+            "Next": f"further repeats are counted for another {duration(self.window)}",
+        }
+        return f"{headline}\n\n{block('Details', details)}\n\nThe first mail of this thread has the traceback.\n"
+
+    def scrub(self, text: str) -> str:
+        return scrub_text(text, self.secrets)
+
+
+class AlertMailHandler(SMTPHandler):
+    """Mail a rendered alert over plain SMTP, STARTTLS (`secure`) or implicit TLS; log, never mail, a failure.
+
+    The record carries the fault as the throttle saw it before this mail: a fault not mailed yet
+    starts a mail thread, whose Message-ID every later mail of that fault replies to.
+    """
+
+    def __init__(self, mailhost, fromaddr, toaddrs, credentials=None, secure=None, timeout=10.0, use_ssl=False):
+        super().__init__(mailhost, fromaddr, toaddrs, SUBJECT_PREFIX, credentials, secure, timeout)
+        self.use_ssl = use_ssl
+
+    @classmethod
+    def from_config(cls, config) -> AlertMailHandler:
+        return cls(
+            (config["MAIL_SERVER"], config["MAIL_PORT"]),
+            config["ALERTS_SENDER"] or config["MAIL_DEFAULT_SENDER"] or f"no-reply@{socket.gethostname()}",
+            list(config["ADMINS"]),
+            credentials=(config["MAIL_USERNAME"], config["MAIL_PASSWORD"]) if config["MAIL_USERNAME"] else None,
+            secure=() if config["MAIL_USE_TLS"] else None,
+            timeout=float(config["MAIL_TIMEOUT"]),
+            use_ssl=config["MAIL_USE_SSL"],
+        )
+
+    @property
+    def address(self) -> str:
+        return f"{self.mailhost}:{self.mailport}"
+
+    def getSubject(self, record: logging.LogRecord) -> str:  # noqa: N802 (SMTPHandler's name)
+        return self.formatter.subject(record)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.send(self.message(record))
+        except Exception:
+            self.handleError(record)
+
+    def message(self, record: logging.LogRecord) -> EmailMessage:
+        fault: Fault = record.fault
+        domain = self.fromaddr.rpartition("@")[2] or "microblog"
+        thread = f"<{fault.fingerprint}.{int(fault.first_seen * 1000)}@{domain}>"  # the same on every host
+        message = EmailMessage()
+        message["Subject"] = self.getSubject(record)
+        message["From"] = self.fromaddr
+        message["To"] = ", ".join(self.toaddrs)
+        message["Date"] = formatdate(usegmt=True)
+        message["Message-ID"] = make_msgid(fault.fingerprint, domain) if fault.mailed else thread
+        if fault.mailed:
+            message["In-Reply-To"] = message["References"] = thread
+        message["X-Microblog-Fingerprint"] = fault.fingerprint
+        if not getattr(record, "follow_up", False):
+            message["X-Request-ID"] = record.request_id
+        message.set_content(self.format(record))
+        return message
+
+    def send(self, message: EmailMessage) -> None:
+        """Send one message now: implicit TLS or STARTTLS as configured, then log in if there are credentials."""
+        context = ssl.create_default_context()
+        if self.use_ssl:
+            smtp = smtplib.SMTP_SSL(self.mailhost, self.mailport, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.mailhost, self.mailport, timeout=self.timeout)
+        with smtp:
+            if self.secure is not None and not self.use_ssl:
+                smtp.starttls(context=context)
+            if self.username:
+                smtp.login(self.username, self.password)
+            smtp.send_message(message)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        error = sys.exc_info()[1]
+        log.error(
+            "Alert mail not delivered via %s: %s: %s (subject %r, request ids: %s)",
+            self.address, type(error).__name__, error, self.getSubject(record), record.request_id,
+            extra={"no_alert": True},
+        )  # fmt: skip
+
+
+def block(title: str, rows: dict[str, str]) -> str:
+    if not rows:
+        return ""
+    width = max(len(name) for name in rows) + 1
+    return title + "\n" + "\n".join(f"  {name + ':':<{width}} {one_line(str(value))}" for name, value in rows.items())
+
+
+def cut(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(name, value if len(value) <= FIELD_MAX else value[: FIELD_MAX - 3] + "...") for name, value in pairs]
+
+
+def mail_subject(text: str) -> str:
+    """Return `[Microblog] text` on one line (no CR, LF or runs of blanks), at most SUBJECT_MAX characters."""
+    subject = " ".join(f"{SUBJECT_PREFIX} {text}".split())
+    return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 3] + "..."  # ASCII dots unfold unchanged
+
+
+def duration(seconds: float) -> str:
+    """Say a window's length the way a person would: "10 minutes", "1 second"."""
+    amount, unit = (seconds / 60, "minute") if seconds >= 60 and seconds % 60 == 0 else (seconds, "second")
+    return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
