@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from app import create_app
-from app.observability.alerts.throttle import SqliteStore
+from app.observability.alerts.throttle import SqliteStore, list_faults
 from tests.conftest import make_config
 from tests.support.outages import database_unreachable
 from tests.support.servers import free_port
@@ -93,7 +93,7 @@ def wait_for_log(app, text: str, timeout: float = 10.0) -> str:
 
 def shared_faults(app) -> list:
     """Return the faults in the app's shared alert state (its SQLite file), as every worker sees them."""
-    return SqliteStore(app.config["ALERT_STATE_PATH"]).faults()
+    return list_faults(SqliteStore(app.config["ALERT_STATE_PATH"]))
 
 
 def everything_in(message) -> str:

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from app import create_app
-from app.observability.alerts.throttle import RedisStore, SqliteStore
+from app.observability.alerts.throttle import RedisStore, SqliteStore, list_faults
 from tests.conftest import make_config
 from tests.support.servers import gunicorn
 from tests.support.smtp import black_hole
@@ -126,7 +126,7 @@ def shared_faults(settings: dict) -> list:
         store = RedisStore(settings["ALERT_STATE_URL"], settings["ALERT_STATE_PREFIX"])
     else:
         store = SqliteStore(settings["ALERT_STATE_PATH"])
-    return store.faults()
+    return list_faults(store)
 
 
 def test_workers_exiting_mid_window_leave_every_repeat_counted_in_the_shared_state(tmp_path, smtp, shared_state):

@@ -119,5 +119,5 @@ class AlertHandler(logging.Handler):
         """Mail what is queued (bounded by the mail timeout), stop the worker, and write every count."""
         if self.worker.running_here():  # else the counts in memory are a forked parent's, which writes them
             self.worker.close(self.mailer.timeout + 1)
-            self.throttle.write_counts(everything=True)  # also when the worker is stuck on a hung relay
+            self.throttle.write_counts()  # also when the worker is stuck on a hung relay
         super().close()

@@ -74,10 +74,8 @@ def form_items() -> list[tuple[str, str]]:
 
 def follow_up_record(fault: Fault) -> logging.LogRecord:
     """Return the record of a follow-up mail: the repeats of `fault` folded during its window."""
-    return logging.makeLogRecord(
-        {"name": log.name, "levelno": logging.ERROR, "levelname": "ERROR", "msg": fault.subject, "fault": fault,
-         "follow_up": True, "request_id": ", ".join(fault.request_ids), "shared": True}
-    )  # fmt: skip
+    facts = {"msg": fault.subject, "fault": fault, "follow_up": True, "request_id": ", ".join(fault.request_ids)}
+    return logging.makeLogRecord({"name": log.name, "levelno": logging.ERROR, "levelname": "ERROR", **facts})
 
 
 class AlertFormatter(logging.Formatter):
@@ -142,10 +140,9 @@ class AlertFormatter(logging.Formatter):
 
 
 class AlertMailHandler(SMTPHandler):
-    """Mail a rendered alert over plain SMTP, STARTTLS (`secure`) or implicit TLS; log, never mail, a failure.
+    """Mail a rendered alert over SMTP, STARTTLS (`secure`) or implicit TLS; log, never mail, a failure.
 
-    The record carries the fault as the throttle saw it before this mail: a fault not mailed yet
-    starts a mail thread, whose Message-ID every later mail of that fault replies to.
+    The first mail of a fault starts a thread that every later mail of it replies to.
     """
 
     def __init__(self, mailhost, fromaddr, toaddrs, credentials=None, secure=None, timeout=10.0, use_ssl=False):
@@ -226,13 +223,16 @@ def block(title: str, rows: dict[str, str]) -> str:
 
 
 def cut(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(name, value if len(value) <= FIELD_MAX else value[: FIELD_MAX - 3] + "...") for name, value in pairs]
+    return [(name, cut_text(value, FIELD_MAX)) for name, value in pairs]
 
 
 def mail_subject(text: str) -> str:
     """Return `[Microblog] text` on one line (no CR, LF or runs of blanks), at most SUBJECT_MAX characters."""
-    subject = " ".join(f"{SUBJECT_PREFIX} {text}".split())
-    return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 3] + "..."  # ASCII dots unfold unchanged
+    return cut_text(" ".join(f"{SUBJECT_PREFIX} {text}".split()), SUBJECT_MAX)
+
+
+def cut_text(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."  # ASCII dots: a mail client unfolds them unchanged
 
 
 def duration(seconds: float) -> str:

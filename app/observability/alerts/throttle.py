@@ -1,23 +1,18 @@
 """Decide for each alert: mail it now, fold it into a follow-up, or hold it back (the hourly cap).
 
-The decision rests on state that every worker process (and, with Redis, every host) shares: one
-record per fault (its window, the repeats folded since its last mail, the latest request ids)
-and the times of the mails sent in the last hour. It lives outside the application database,
-which may be the very fault:
-
-- Redis when ALERT_STATE_URL is set: a hash of faults and a list of mail times, changed in
-  redis-py's optimistic transactions (WATCH/MULTI, retried on a conflict), no lock of our own.
-  The `limits` package (already here for Flask-Limiter) was the first candidate, but its storages
-  hold counters with whole-second expiries: enough for the hourly cap, not for a fault's record
-  (subject, first seen, request ids, the repeats' times) that follow-ups need, and a second store
-  beside it would split one decision over two transactions.
+The state every worker process shares (and, with Redis, every host): one record per fault and the
+times of the last hour's mails. It lives outside the application database, which may be the fault:
+- Redis when ALERT_STATE_URL is set, changed in redis-py's optimistic transactions (WATCH/MULTI,
+  retried on a conflict). The `limits` package (there for Flask-Limiter) was the first candidate,
+  but its storages hold counters with whole-second expiries: enough for the hourly cap, not for a
+  fault's record (subject, times, request ids), and two stores would split one decision in two.
 - Otherwise a SQLite file on this host, each change one BEGIN IMMEDIATE transaction.
-- A process's memory when neither can be reached: alerts err on the side of being sent.
+- This process's memory when neither can be reached: alerts err on the side of being sent.
 
-The first occurrence of a fault in a window is decided through the shared state at once, so one
-process mails it. Once a process knows the window, it only counts the window's repeats in memory
-(cheap enough for the request thread) and writes the counts in batches, at most once a second per
-fault. A follow-up is claimed a little after its window ends, once every process has written.
+A fault's first occurrence in a window is decided through the shared state, so one process mails
+it. A process that knows the window only counts its repeats in memory (cheap enough for the request
+thread) and writes the counts at most once a second. A follow-up is claimed a little after its
+window ends, once every process has written.
 """
 
 from __future__ import annotations
@@ -34,7 +29,6 @@ from typing import TypeVar
 
 REQUEST_IDS_KEPT = 5
 WRITE_INTERVAL = 1.0  # seconds between two writes of one fault's counted repeats (shorter for short windows)
-KNOWN_FAULTS_KEPT = 10_000  # a bound on the windows a process remembers, in case faults keep changing shape
 HOUR = 3600.0
 
 log = logging.getLogger("app.alerts")
@@ -42,31 +36,8 @@ T = TypeVar("T")
 
 
 @dataclass
-class Tally:
-    """Occurrences of one fault counted but not yet mailed: how many, when, and the latest request ids."""
-
-    count: int = 0
-    first: float | None = None
-    last: float | None = None
-    request_ids: list[str] = field(default_factory=list)
-
-    def add(self, other: Tally) -> None:
-        """Fold counted occurrences in: the one place where a repeat is folded."""
-        if not other.count:
-            return
-        self.first = other.first if self.first is None else min(self.first, other.first)
-        self.last = other.last if self.last is None else max(self.last, other.last)
-        self.count += other.count
-        self.request_ids = (self.request_ids + other.request_ids)[-REQUEST_IDS_KEPT:]
-
-
-def occurrence(request_id: str, at: float) -> Tally:
-    return Tally(1, at, at, [request_id])
-
-
-@dataclass
 class Fault:
-    """What the shared state remembers about one fingerprint."""
+    """What the shared state remembers about one fingerprint (in memory: a window and the repeats counted since)."""
 
     fingerprint: str
     subject: str
@@ -79,12 +50,15 @@ class Fault:
     repeats_until: float | None = None
     request_ids: list[str] = field(default_factory=list)
 
-    def fold(self, tally: Tally) -> None:
-        """Add counted occurrences to the repeats of this fault's next follow-up."""
-        repeats = Tally(self.repeats, self.repeats_from, self.repeats_until, self.request_ids)
-        repeats.add(tally)
-        self.repeats, self.repeats_from, self.repeats_until = repeats.count, repeats.first, repeats.last
-        self.request_ids = repeats.request_ids
+    def fold(self, count: int, first: float, last: float, request_ids: list[str]) -> None:
+        """Add occurrences to the repeats of the next follow-up: the one place where a repeat is folded."""
+        self.repeats_from = first if self.repeats_from is None else min(self.repeats_from, first)
+        self.repeats_until = last if self.repeats_until is None else max(self.repeats_until, last)
+        self.repeats += count
+        self.request_ids = (self.request_ids + request_ids)[-REQUEST_IDS_KEPT:]
+
+    def fold_repeats_of(self, other: Fault) -> None:
+        self.fold(other.repeats, other.repeats_from, other.repeats_until, other.request_ids)
 
     def blank(self) -> Fault:
         """Return this fault's window with no repeats counted."""
@@ -106,32 +80,22 @@ class Ledger:
     mails: list[float]  # when the mails of the last hour were sent
 
 
-@dataclass
-class KnownWindow:
-    """A fault's window as this process last learnt it, and the repeats it counted since it last wrote."""
-
-    fault: Fault
-    tally: Tally = field(default_factory=Tally)
-    written: float = float("-inf")  # the first repeat is written at once
-
-
 class AlertThrottle:
     """Decide, for every alert, whether it is mailed now, folded into a follow-up, or held by the hourly cap."""
 
     def __init__(self, store, window: float, per_hour: int):
-        self.store = store
-        self.fallback = MemoryStore()
-        self.window = window
-        self.per_hour = per_hour
+        self.store, self.fallback = store, MemoryStore()
+        self.window, self.per_hour = window, per_hour
         self.write_interval = min(WRITE_INTERVAL, max(window / 10, 0.05))
         self.claim_delay = 2 * self.write_interval  # so that every process has written what it counted
         self.store_failing = False
         self.forget_local()
 
     def forget_local(self) -> None:
-        """Start with no known window (a forked child: its parent writes what it counted)."""
+        """Know no window and hold no count (in a forked child: its parent writes what it counted)."""
         self.lock = threading.Lock()
-        self.known: dict[str, KnownWindow] = {}
+        self.known: dict[str, Fault] = {}  # the windows this process learnt, with the repeats it counted since
+        self.written = float("-inf")  # when counts were last written: the first repeat is written at once
 
     def fold_known(self, fingerprint: str, request_id: str, at: float) -> bool | None:
         """Count a repeat in a window this process knows; return None if unknown, else whether a write is due.
@@ -141,52 +105,47 @@ class AlertThrottle:
         """
         with self.lock:
             known = self.known.get(fingerprint)
-            if known is None or at >= known.fault.window_start + self.window:
+            if known is None or at >= known.window_start + self.window:
                 return None
-            known.tally.add(occurrence(request_id, at))
-            return at >= known.written + self.write_interval
+            known.fold(1, at, at, [request_id])
+            return at >= self.written + self.write_interval
 
     def decide(self, fingerprint: str, subject: str, request_id: str, at: float) -> Decision:
-        self.write_counts(at, fingerprint=fingerprint)  # an earlier window's repeats first, so they count there
+        self.write_counts(at)  # an earlier window's repeats first, so that they count there
         decision = self._change(lambda ledger: self._decide(ledger, fingerprint, subject, request_id, at))
-        with self.lock:
-            if len(self.known) >= KNOWN_FAULTS_KEPT:
-                self._forget_ended(at)
-            known, earlier = KnownWindow(decision.fault), self.known.get(fingerprint)
-            if earlier is not None:  # repeats counted meanwhile are still to be written
-                known.tally, known.written = earlier.tally, earlier.written
+        decision.shared = not self.store_failing
+        with self.lock:  # windows that ended are forgotten each round (due_follow_ups)
+            known, earlier = decision.fault.blank(), self.known.get(fingerprint)
+            if earlier:  # repeats counted meanwhile are still to be written
+                known.fold_repeats_of(earlier)
             self.known[fingerprint] = known
         return decision
 
-    def write_counts(self, now: float | None = None, everything: bool = False, fingerprint: str | None = None) -> None:
-        """Write the repeats counted in memory that are due (or all of them, or one fault's) to the state."""
-        now = time.time() if now is None else now
-        batches = []
+    def write_counts(self, now: float | None = None) -> None:
+        """Write the repeats counted in memory to the state."""
         with self.lock:
-            for known in self.known.values():
-                due = everything or known.fault.fingerprint == fingerprint or now >= known.written + self.write_interval
-                if known.tally.count and due:
-                    batches.append((known.fault, known.tally))
-                    known.tally, known.written = Tally(), now
+            batches = [known for known in self.known.values() if known.repeats]
+            self.known = {fingerprint: known.blank() for fingerprint, known in self.known.items()}
+            self.written = time.time() if now is None else now
         if batches:
             self._change(lambda ledger: self._write(ledger, batches))
 
     def write_due_in(self) -> float | None:
         """Return the seconds until counted repeats are due to be written (0: now), or None if none wait."""
         with self.lock:
-            due = [known.written + self.write_interval for known in self.known.values() if known.tally.count]
-        return max(0.0, min(due) - time.time()) if due else None
+            waiting = any(known.repeats for known in self.known.values())
+        return max(0.0, self.written + self.write_interval - time.time()) if waiting else None
 
     def due_follow_ups(self, now: float | None = None) -> list[Fault]:
         """Claim the follow-ups whose window has ended; each is claimed by exactly one process."""
         now = time.time() if now is None else now
         with self.lock:
             self._forget_ended(now)
-        claimed = self.fallback.change(lambda ledger: self._claim(ledger, now))
-        return claimed + self._change(lambda ledger: self._claim(ledger, now), fallback=False, default=[])
+        claim = lambda ledger: self._claim(ledger, now)  # noqa: E731
+        return self.fallback.change(claim) + self._change(claim)  # a store that fails claims from memory: none left
 
-    def _change(self, change: Callable[[Ledger], T], fallback: bool = True, default=None) -> T:
-        """Apply `change` to the shared state; on failure to this process's memory (or return `default`)."""
+    def _change(self, change: Callable[[Ledger], T]) -> T:
+        """Apply `change` to the shared state, or to this process's memory when the state cannot be reached."""
         try:
             result = self.store.change(change)
         except Exception as error:
@@ -194,12 +153,7 @@ class AlertThrottle:
                 log.warning("Alert state unavailable (%s: %s); this process throttles alerts alone until it is back",
                             type(error).__name__, error)  # fmt: skip
             self.store_failing = True
-            if not fallback:
-                return default
-            result = self.fallback.change(change)
-            if isinstance(result, Decision):
-                result.shared = False
-            return result
+            return self.fallback.change(change)
         if self.store_failing:
             log.warning("Alert state is back; throttling is shared again")
         self.store_failing = False
@@ -208,21 +162,21 @@ class AlertThrottle:
     def _decide(self, ledger: Ledger, fingerprint: str, subject: str, request_id: str, at: float) -> Decision:
         fault = ledger.faults.get(fingerprint)
         if fault and (fault.repeats or at < fault.window_start + self.window):
-            fault.fold(occurrence(request_id, at))
+            fault.fold(1, at, at, [request_id])
             return Decision("fold", replace(fault))
         fault = Fault(fingerprint, subject, fault.first_seen if fault else at, at, fault.mailed if fault else False)
         ledger.faults[fingerprint] = fault
         if not self._take_mail(ledger, at):
             fault.first_mailed = False
-            fault.fold(occurrence(request_id, at))
+            fault.fold(1, at, at, [request_id])
             return Decision("hold", replace(fault))
         decision = Decision("mail", replace(fault))
         fault.mailed = True
         return decision
 
-    def _write(self, ledger: Ledger, batches: list[tuple[Fault, Tally]]) -> None:
-        for known, tally in batches:  # a fault decided by the other store meanwhile is added here
-            ledger.faults.setdefault(known.fingerprint, known.blank()).fold(tally)
+    def _write(self, ledger: Ledger, batches: list[Fault]) -> None:
+        for known in batches:  # a fault decided by the other store meanwhile is added here
+            ledger.faults.setdefault(known.fingerprint, known.blank()).fold_repeats_of(known)
 
     def _claim(self, ledger: Ledger, now: float) -> list[Fault]:
         claimed = []
@@ -245,7 +199,7 @@ class AlertThrottle:
 
     def _forget_ended(self, now: float) -> None:
         for fingerprint, known in list(self.known.items()):
-            if now >= known.fault.window_start + self.window and not known.tally.count:
+            if now >= known.window_start + self.window and not known.repeats:
                 del self.known[fingerprint]
 
 
@@ -303,9 +257,6 @@ class SqliteStore:
         finally:
             connection.close()  # without COMMIT, closing rolls back
 
-    def faults(self) -> list[Fault]:
-        return list(self.change(lambda ledger: ledger.faults).values())
-
 
 class RedisStore:
     """State in Redis, shared by every host that uses the same URL and prefix."""
@@ -331,8 +282,10 @@ class RedisStore:
 
         return self.client.transaction(attempt, self.faults_key, self.mails_key, value_from_callable=True)
 
-    def faults(self) -> list[Fault]:
-        return list(self.change(lambda ledger: ledger.faults).values())
+
+def list_faults(store: SqliteStore | RedisStore | MemoryStore) -> list[Fault]:
+    """Return every fault the state remembers."""
+    return list(store.change(lambda ledger: ledger.faults).values())
 
 
 def state_store(config, instance_path: str) -> SqliteStore | RedisStore:
