@@ -108,6 +108,13 @@ class Config:
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX") or "microblog"  # apart from other apps on Redis
     HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)  # sent only when SESSION_COOKIE_SECURE says the site is https
 
+    # The JSON API (issue 12)
+    API_TOKEN_TTL = env_int("API_TOKEN_TTL", 3600)  # seconds a bearer token lives
+    # Per bearer token (per client address without one); shared across workers and hosts only with Redis.
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT") or "300 per minute"
+    # POST /api/tokens checks a password, so it gets the login form's per-address limit on top.
+    API_RETRY_AFTER = env_int("API_RETRY_AFTER", 30)  # seconds a client should wait after a 503
+
 
 class TestConfig(Config):
     """Settings for the test suite: a throwaway database, CSRF off unless a test turns it on."""
