@@ -99,7 +99,8 @@ class Config:
     PROXY_FIX_X_HOST = env_int("PROXY_FIX_X_HOST", 0)
     PROXY_FIX_X_PORT = env_int("PROXY_FIX_X_PORT", 0)
     PROXY_FIX_X_PREFIX = env_int("PROXY_FIX_X_PREFIX", 0)
-    # Login and registration (POST) per client address; shared across workers and hosts only with Redis.
+    # Login, registration and POST /api/tokens (POST) per client address;
+    # shared across workers and hosts only with Redis.
     ACCOUNT_RATE_LIMIT = os.environ.get("ACCOUNT_RATE_LIMIT") or "10 per minute;100 per hour"
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
@@ -112,7 +113,6 @@ class Config:
     API_TOKEN_TTL = env_int("API_TOKEN_TTL", 3600)  # seconds a bearer token lives
     # Per bearer token (per client address without one); shared across workers and hosts only with Redis.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT") or "300 per minute"
-    # POST /api/tokens checks a password, so it gets the login form's per-address limit on top.
     API_RETRY_AFTER = env_int("API_RETRY_AFTER", 30)  # seconds a client should wait after a 503
 
 
