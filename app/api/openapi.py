@@ -82,16 +82,19 @@ def query_errors(_request, _response, error, _instance, *_rest) -> None:
 
 
 def json_body(view: Callable) -> Callable:
-    """Read the body as JSON before validation: 415 unless it says it is JSON, 400 unless it parses."""
+    """Read the body as JSON before validation: 415 unless it says it is JSON, 400 unless it parses, 422 unless an object."""
 
     @wraps(view)
     def read_json_first(*args, **kwargs):
         if request.mimetype != "application/json":
             raise ApiError(415, "Send the body as JSON, with Content-Type: application/json.")
         try:
-            request.get_json()  # parsed once and cached, so validation reads the same object
+            body = request.get_json()  # parsed once and cached, so validation reads the same object
         except (BadRequest, RecursionError):
             raise ApiError(400, "The body is not valid JSON.") from None
+        if not isinstance(body, dict):  # spectree would read an empty list as {}: say what is wrong instead
+            message = "The body must be a JSON object."
+            raise ApiError(422, message, {"errors": [{"pointer": "", "detail": message}]})
         return view(*args, **kwargs)
 
     return read_json_first
