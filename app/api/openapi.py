@@ -82,7 +82,7 @@ def query_errors(_request, _response, error, _instance, *_rest) -> None:
 
 
 def json_body(view: Callable) -> Callable:
-    """Read the body as JSON before validation: 415 unless it says it is JSON, 400 unless it parses, 422 unless an object."""
+    """Read the body as JSON before validation: 415 unless it says JSON, 400 unless it parses, 422 unless an object."""
 
     @wraps(view)
     def read_json_first(*args, **kwargs):
