@@ -13,7 +13,8 @@ from app.models import Post, newest_posts
 from app.pagination import paginate
 
 bp = Blueprint("posts", __name__)
-POST_ID = "<int(min=1, max=2147483647):post_id>"  # ids past a 32-bit integer cannot exist: 404, not a database error
+POST_ID = "<int:post_id>"
+LARGEST_ID = 2**31 - 1  # ids past a 32-bit integer cannot exist: a 404, not a database error
 LIST_ANSWERS = {"errors": (404,), "HTTP_200": PostPage}
 LIST_DOC = {"query": PageQuery, "before": query_errors, "tags": ["posts"]}
 
@@ -32,7 +33,7 @@ def post_out(post: Post) -> PostOut:
 
 
 def post_or_404(post_id: int) -> Post:
-    post = db.session.scalar(newest_posts().where(Post.id == post_id))
+    post = db.session.scalar(newest_posts().where(Post.id == post_id)) if 0 < post_id <= LARGEST_ID else None
     if post is None:
         raise ApiError(404, "There is no post with that id.")
     return post
