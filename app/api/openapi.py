@@ -17,6 +17,19 @@ from werkzeug.exceptions import BadRequest
 from app.api.errors import MEDIA_TYPE, ApiError
 from app.api.schemas import Problem, ValidationProblem
 
+
+class ResponseMismatch(RuntimeError):
+    """A view answered with a body its own documented schema refuses: a fault of ours, logged and a 500."""
+
+
+def checked_response(_request, response, error, _instance, *_rest) -> None:
+    """Fail loudly when a response breaks the document; send a 204 without a Content-Type."""
+    if error is not None:
+        raise ResponseMismatch(f"{request.method} {request.url_rule} answered {response.status_code} off its schema")
+    if response.status_code == 204:
+        del response.headers["Content-Type"]  # spectree labels even an empty body as JSON
+
+
 bp = Blueprint("openapi", __name__)
 spec = SpecTree(
     "flask",
@@ -25,6 +38,7 @@ spec = SpecTree(
     version="1.0.0",
     description="Accounts, posts and followers as JSON. Every error is RFC 9457 problem details.",
     validation_error_model=ValidationProblem,
+    after=checked_response,
     naming_strategy=lambda model: model.__name__,  # plain component names: Problem, PostOut, ...
     nested_naming_strategy=lambda _parent, child: child,
     security_schemes=[
@@ -52,6 +66,10 @@ def responses(errors: tuple[int, ...] = (), body: bool = False, **successes) -> 
     empty = [code for code, model in successes.items() if model is None]  # 204 has no body
     models = {code: model for code, model in successes.items() if model is not None}
     return Response(*empty, **models, **{f"HTTP_{code}": Problem for code in sorted(codes)})
+
+
+def no_content() -> tuple[str, int]:
+    return "", 204
 
 
 def validation_problem(error, where: str):

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, request, url_for
 
 from app.api.auth import current_api_user, token_required
 from app.api.errors import ApiError
-from app.api.openapi import BEARER, body_errors, json_body, query_errors, responses, spec
+from app.api.openapi import BEARER, body_errors, json_body, no_content, query_errors, responses, spec
 from app.api.schemas import NewPost, PageQuery, PostLinks, PostOut, PostPage
 from app.api.users import user_or_404
 from app.extensions import db
@@ -115,4 +115,4 @@ def delete_post(post_id: int):
         raise ApiError(403, "You can delete only your own posts.")
     db.session.delete(post)
     db.session.commit()
-    return "", 204
+    return no_content()

@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app
 
 from app.api.auth import basic_auth_user, current_token, token_required
-from app.api.openapi import BASIC, BEARER, responses, spec
+from app.api.openapi import BASIC, BEARER, no_content, responses, spec
 from app.api.schemas import TokenOut
 from app.extensions import db
 from app.models import Token
@@ -29,4 +29,4 @@ def revoke_token():
     """Revoke the token this request carries; it stops working at once."""
     current_token().revoked = True
     db.session.commit()
-    return "", 204
+    return no_content()

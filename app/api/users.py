@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.api.auth import current_api_user, token_required
 from app.api.errors import ApiError
-from app.api.openapi import BEARER, body_errors, json_body, responses, spec
+from app.api.openapi import BEARER, body_errors, json_body, no_content, responses, spec
 from app.api.schemas import USERNAME_PATTERN, NewUser, UserLinks, UserOut
 from app.extensions import db
 from app.models import Post, User
@@ -103,7 +103,7 @@ def follow(username: str):
         db.session.commit()
     except IntegrityError:
         db.session.rollback()  # a concurrent request made the same follow: the outcome is the same
-    return "", 204
+    return no_content()
 
 
 @bp.delete("/following/<username>")
@@ -113,4 +113,4 @@ def unfollow(username: str):
     """Stop following a user. Unfollowing someone you do not follow changes nothing (still 204)."""
     current_api_user().unfollow(user_or_404(username))
     db.session.commit()
-    return "", 204
+    return no_content()

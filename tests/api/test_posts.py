@@ -83,7 +83,8 @@ def test_a_wrong_post_is_a_422_pointing_at_the_field(client, ann_auth, body, poi
 
 def test_deleting_my_post_is_a_204_and_it_is_gone(client, ann, ann_auth, make_post):
     post = make_post(ann)
-    assert client.delete(f"/api/posts/{post.id}", headers=ann_auth).status_code == 204
+    response = client.delete(f"/api/posts/{post.id}", headers=ann_auth)
+    assert response.status_code == 204 and response.data == b"" and "Content-Type" not in response.headers
     assert_problem(client.get(f"/api/posts/{post.id}"), 404)
 
 
