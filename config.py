@@ -99,7 +99,8 @@ class Config:
     PROXY_FIX_X_HOST = env_int("PROXY_FIX_X_HOST", 0)
     PROXY_FIX_X_PORT = env_int("PROXY_FIX_X_PORT", 0)
     PROXY_FIX_X_PREFIX = env_int("PROXY_FIX_X_PREFIX", 0)
-    # Login and registration (POST) per client address; shared across workers and hosts only with Redis.
+    # Login, registration and POST /api/tokens (POST) per client address;
+    # shared across workers and hosts only with Redis.
     ACCOUNT_RATE_LIMIT = os.environ.get("ACCOUNT_RATE_LIMIT") or "10 per minute;100 per hour"
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
@@ -107,6 +108,12 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True  # Retry-After on the 429 page
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX") or "microblog"  # apart from other apps on Redis
     HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)  # sent only when SESSION_COOKIE_SECURE says the site is https
+
+    # The JSON API (issue 12)
+    API_TOKEN_TTL = env_int("API_TOKEN_TTL", 3600)  # seconds a bearer token lives
+    # Per bearer token (per client address without one); shared across workers and hosts only with Redis.
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT") or "300 per minute"
+    API_RETRY_AFTER = env_int("API_RETRY_AFTER", 30)  # seconds a client should wait after a 503
 
 
 class TestConfig(Config):

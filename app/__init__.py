@@ -3,6 +3,7 @@
 from flask import Flask
 
 from app import cli, database, demo, errors, input_checks, templating
+from app.api import bp as api_bp
 from app.extensions import bootstrap, csrf, db, login, migrate
 from app.health import bp as health_bp
 from app.observability import init_observability
@@ -23,6 +24,7 @@ def create_app(config_class: type = Config) -> Flask:
     register_extensions(app)
     app.register_blueprint(main_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp)
     init_security(app)
     demo.init_app(app)
     errors.register_error_handlers(app)

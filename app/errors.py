@@ -1,4 +1,5 @@
-"""Every error the site can answer with: HTML in the site's look for browsers, JSON for API clients.
+"""Every error the site can answer with: HTML in the site's look for browsers, JSON for API clients,
+and RFC 9457 problem details for everything under /api/ (built in app/api/errors.py).
 
 Unhandled exceptions reach `handle_server_error` through Flask's own path: Flask logs them
 (with the traceback, in the request thread, before anything is rolled back), turns them into
@@ -8,12 +9,13 @@ debugger show instead.
 
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, g, json, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
+from app.api.errors import problem_response
 from app.extensions import db, login
 from app.observability.request_id import current_request_id
 from app.observability.scrub import is_sensitive
@@ -28,9 +30,13 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(InternalServerError, handle_server_error)
 
 
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
 def wants_json() -> bool:
     """Answer in JSON under /api/, or when the client ranks JSON above HTML (no Accept or */* is HTML)."""
-    if request.path.startswith("/api/"):
+    if is_api_request():
         return True
     accept = request.accept_mimetypes
     return accept.quality("application/json") > accept.quality("text/html")
@@ -51,7 +57,9 @@ def describe(error: HTTPException) -> tuple[int, str, str]:
 def error_response(error: HTTPException, template: str | None = None, **context):
     """Build the HTML or JSON answer for `error`, keeping the headers a client needs to act."""
     code, name, description = describe(error)
-    if wants_json():
+    if is_api_request():
+        response = problem_response(error)
+    elif wants_json():
         response = jsonify(code=code, name=name, description=description, request_id=current_request_id())
     else:
         template = template or TEMPLATES.get(code, "error.html")
@@ -145,10 +153,21 @@ FALLBACK_PAGE = """<!doctype html>
 def fallback_server_error():
     """Serve a page built from a plain string: no template, no database, no request data but the id."""
     request_id = str(escape(current_request_id()))
-    if wants_json():
+    if is_api_request():
+        response = fallback_problem(request_id)
+    elif wants_json():
         body = {"code": 500, "name": "Internal Server Error", "description": InternalServerError.description}
         response = jsonify(**body, request_id=request_id)
     else:
         response = current_app.response_class(FALLBACK_PAGE.format(request_id=request_id), mimetype="text/html")
     response.status_code = 500
     return response
+
+
+def fallback_problem(request_id: str):
+    """The 500 problem built without url_for or the problem catalog, for when building the usual one failed."""
+    detail = InternalServerError.description
+    body = {"type": "/api/problems/server-error", "title": "Internal server error", "status": 500, "detail": detail}
+    body |= {"instance": request_id, "code": 500, "name": "Internal Server Error", "description": detail}
+    body["request_id"] = request_id
+    return current_app.response_class(json.dumps(body), mimetype="application/problem+json")

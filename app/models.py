@@ -1,9 +1,10 @@
-"""Users, their posts and who follows whom."""
+"""Users, their posts, who follows whom, and the API's bearer tokens."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+import secrets
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -151,6 +152,42 @@ class Post(db.Model):
 
     def __repr__(self) -> str:
         return f"<Post {self.id}>"
+
+
+class Token(db.Model):
+    """A bearer token for the API. Only its SHA-256 is stored: a copy of the table lets no one in."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    revoked: so.Mapped[bool] = so.mapped_column(default=False)
+
+    user: so.Mapped[User] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<Token {self.id} of user {self.user_id}>"
+
+    @staticmethod
+    def digest(secret: str) -> str:
+        """Return the stored form of a token: a fast hash is enough for 256 random bits."""
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: User, lifetime_seconds: int) -> tuple[Token, str]:
+        """Return a new token for `user` and its secret, which is shown once and never stored."""
+        secret = secrets.token_urlsafe(32)
+        expires_at = utcnow() + timedelta(seconds=lifetime_seconds)
+        return cls(token_hash=cls.digest(secret), user_id=user.id, expires_at=expires_at), secret
+
+    @classmethod
+    def find_valid(cls, secret: str) -> Token | None:
+        """Return the unrevoked, unexpired token with this secret, if any."""
+        digest = cls.digest(secret)
+        return db.session.scalar(
+            sa.select(cls).where(cls.token_hash == digest, cls.revoked.is_(False), cls.expires_at > utcnow())
+        )
 
 
 def newest_posts() -> sa.Select:

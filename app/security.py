@@ -18,7 +18,7 @@ PROXY_FIX_SETTINGS = {
     "x_port": "PROXY_FIX_X_PORT",
     "x_prefix": "PROXY_FIX_X_PREFIX",
 }
-ACCOUNT_FORMS = ("main.login", "main.register")
+ACCOUNT_FORMS = ("main.login", "main.register", "api.tokens.create_token")  # each checks a password
 
 
 class InsecureConfigError(RuntimeError):
@@ -94,7 +94,7 @@ def account_form_limit() -> str:
 
 
 def limit_account_forms(app: Flask) -> None:
-    """Rate limit login and registration submissions; a breach raises 429 for the error pages to render."""
+    """Rate limit login, registration and API token requests; a breach raises 429 for the error pages to render."""
     limiter.init_app(app)
     if not app.config.get("RATELIMIT_ENABLED"):
         return

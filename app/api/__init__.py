@@ -1,0 +1,24 @@
+"""The JSON API under /api: tokens, users, posts and follows; problem+json errors; an OpenAPI 3.1 document.
+
+The API is a blueprint of blueprints, one per concern. It carries no cookies and so needs no CSRF
+token; it is rate limited per bearer token (per address without one).
+"""
+
+from flask import Blueprint, current_app
+
+from app.api import errors, openapi, posts, problems, tokens, users
+from app.api.auth import rate_limit_key
+from app.extensions import csrf, limiter
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+errors.register_error_handlers(bp)
+for part in (tokens.bp, users.bp, posts.bp, problems.bp, openapi.bp):
+    bp.register_blueprint(part)
+    csrf.exempt(part)  # Flask-WTF looks up the request's own (nested) blueprint, so each is exempted
+
+
+def api_rate_limit() -> str:
+    return current_app.config["API_RATE_LIMIT"]
+
+
+limiter.limit(api_rate_limit, key_func=rate_limit_key)(bp)

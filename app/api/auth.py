@@ -1,0 +1,66 @@
+"""Who is calling: HTTP Basic to get a token, a bearer token for everything else, and the per-token rate-limit key."""
+
+from collections.abc import Callable
+from functools import wraps
+
+import sqlalchemy as sa
+from flask import g, request
+from flask_limiter.util import get_remote_address
+
+from app.api.errors import unauthorized
+from app.extensions import db
+from app.models import Token, User
+
+
+def bearer_secret() -> str | None:
+    """Return the token sent as `Authorization: Bearer <token>`, if any."""
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    secret = secret.strip()
+    return secret if scheme.lower() == "bearer" and secret else None
+
+
+def current_token() -> Token | None:
+    """Return the valid token this request carries, looked up once per request."""
+    if "api_token" not in g:
+        secret = bearer_secret()
+        g.api_token = Token.find_valid(secret) if secret else None
+    return g.api_token
+
+
+def current_api_user() -> User:
+    """Return the user of this request's token (call only inside `token_required`)."""
+    return current_token().user
+
+
+def token_required(view: Callable) -> Callable:
+    """Refuse the request with a 401 unless it carries a valid, unexpired, unrevoked token."""
+
+    @wraps(view)
+    def with_token(*args, **kwargs):
+        if current_token() is None:
+            if bearer_secret() is None:
+                raise unauthorized("This operation needs a bearer token: Authorization: Bearer <token>.")
+            raise unauthorized("The bearer token is invalid, expired or revoked.", invalid_token=True)
+        return view(*args, **kwargs)
+
+    return with_token
+
+
+def basic_auth_user() -> User:
+    """Return the user whose HTTP Basic username and password this request carries, or raise the 401."""
+    credentials = request.authorization
+    if credentials is None or credentials.type != "basic":
+        raise unauthorized("Send your username and password with HTTP Basic to get a token.")
+    username, password = credentials.username or "", credentials.password or ""
+    user = None
+    if "\x00" not in username:  # no column can hold a NUL, so no user has one
+        user = db.session.scalar(sa.select(User).where(User.username == username))
+    if user is None or not user.check_password(password):
+        raise unauthorized("The username or password is wrong.")
+    return user
+
+
+def rate_limit_key() -> str:
+    """Count requests per valid token; without one, per client address (the real one behind a trusted proxy)."""
+    token = current_token()
+    return f"token:{token.id}" if token else f"address:{get_remote_address()}"

@@ -1,0 +1,100 @@
+"""Every API error as RFC 9457 problem details (`application/problem+json`).
+
+The pattern from the Flask chapter on errors: views raise one exception class, `ApiError`,
+with a status, a safe detail and a payload; one handler turns it into the response. Werkzeug's
+errors under /api (404, 405, 413, 429, the 500) reach `problem_response` through app/errors.py.
+"""
+
+import json
+
+from flask import Blueprint, current_app
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from app.api.problems import problem_for_status, type_url
+from app.extensions import db
+from app.observability.request_id import current_request_id
+
+MEDIA_TYPE = "application/problem+json"
+BEARER_CHALLENGE = 'Bearer realm="microblog"'
+
+
+class ApiError(Exception):
+    """An error a view raises to answer with a problem: status, safe detail, extra members, headers."""
+
+    def __init__(self, status: int, detail: str, payload: dict | None = None, headers: dict | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.payload = payload or {}
+        self.headers = headers or {}
+
+
+def unauthorized(detail: str, invalid_token: bool = False) -> ApiError:
+    """Return the 401 whose challenge is Bearer, so a browser never pops up a login box."""
+    challenge = BEARER_CHALLENGE + (', error="invalid_token"' if invalid_token else "")
+    return ApiError(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+def register_error_handlers(bp: Blueprint) -> None:
+    bp.register_error_handler(ApiError, handle_api_error)
+    for outage in (OperationalError, PoolTimeoutError):
+        bp.register_error_handler(outage, handle_database_unavailable)
+    bp.register_error_handler(DBAPIError, handle_dbapi_error)
+
+
+def problem(status: int, detail: str, **members):
+    """Build the problem+json response; `code`, `name`, `description` and `request_id` keep older clients working."""
+    kind = problem_for_status(status)
+    request_id = current_request_id()
+    body = {
+        "type": type_url(kind),
+        "title": kind.title,
+        "status": status,
+        "detail": detail,
+        "instance": request_id,
+        **members,
+        "code": status,
+        "name": HTTP_STATUS_CODES.get(status, "Error"),
+        "description": detail,
+        "request_id": request_id,
+    }
+    return current_app.response_class(json.dumps(body), status=status, mimetype=MEDIA_TYPE)
+
+
+def problem_response(error: HTTPException):
+    """Answer a Werkzeug error with the class's generic text, never the instance's (it can carry exception text)."""
+    status = error.code or 500
+    detail = getattr(type(error), "description", None) or HTTP_STATUS_CODES.get(status, "Error")
+    return problem(status, detail)
+
+
+def handle_api_error(error: ApiError):
+    response = problem(error.status, error.detail, **error.payload)
+    response.headers.update(error.headers)
+    return response
+
+
+def handle_database_unavailable(error: Exception):
+    """A database that cannot be reached is a 503 the client may retry, not a 500."""
+    current_app.logger.error("Database unavailable for an API request", exc_info=error)
+    rollback_quietly()
+    response = problem(503, "The database cannot be reached for the moment. Nothing was changed; try again shortly.")
+    response.headers["Retry-After"] = str(current_app.config["API_RETRY_AFTER"])
+    return response
+
+
+def handle_dbapi_error(error: DBAPIError):
+    """A dropped connection (the server went away mid-request) is an outage; any other DBAPI error is a fault."""
+    if error.connection_invalidated:
+        return handle_database_unavailable(error)
+    raise error
+
+
+def rollback_quietly() -> None:
+    try:
+        db.session.rollback()
+    except Exception:
+        current_app.logger.warning("Rolling back after a database outage failed", exc_info=True)

@@ -1,0 +1,118 @@
+"""Posts: the explore list, a user's timeline and posts, writing, reading and deleting one."""
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, request, url_for
+
+from app.api.auth import current_api_user, token_required
+from app.api.errors import ApiError
+from app.api.openapi import BEARER, body_errors, json_body, no_content, query_errors, responses, spec
+from app.api.schemas import NewPost, PageQuery, PostLinks, PostOut, PostPage
+from app.api.users import user_or_404
+from app.extensions import db
+from app.models import Post, newest_posts
+from app.pagination import paginate
+
+bp = Blueprint("posts", __name__)
+POST_ID = "<int:post_id>"
+LARGEST_ID = 2**31 - 1  # ids past a 32-bit integer cannot exist: a 404, not a database error
+LIST_ANSWERS = {"errors": (404,), "HTTP_200": PostPage}
+LIST_DOC = {"query": PageQuery, "before": query_errors, "tags": ["posts"]}
+
+
+def post_out(post: Post) -> PostOut:
+    return PostOut(
+        id=post.id,
+        body=post.body,
+        timestamp=post.timestamp,
+        author=post.author.username,
+        links=PostLinks(
+            self=url_for("api.posts.get_post", post_id=post.id),
+            author=url_for("api.users.get_user", username=post.author.username),
+        ),
+    )
+
+
+def post_or_404(post_id: int) -> Post:
+    post = db.session.scalar(newest_posts().where(Post.id == post_id)) if 0 < post_id <= LARGEST_ID else None
+    if post is None:
+        raise ApiError(404, "There is no post with that id.")
+    return post
+
+
+def posts_page(query: sa.Select):
+    """Answer one page of `query` with a Link header to the pages on either side; past the end is a 404."""
+    number = request.context.query.page
+    page = paginate(query, number, current_app.config["POSTS_PER_PAGE"])
+    links = []
+    if page.has_next:
+        links.append(f'<{page_url(number + 1)}>; rel="next"')
+    if page.has_prev:
+        links.append(f'<{page_url(number - 1)}>; rel="prev"')
+    body = PostPage(
+        items=[post_out(post) for post in page.items], page=number, has_next=page.has_next, has_prev=page.has_prev
+    )
+    return body, 200, {"Link": ", ".join(links)} if links else {}
+
+
+def page_url(number: int) -> str:
+    return url_for(request.endpoint, **request.view_args, page=number)
+
+
+@bp.get("/posts")
+@spec.validate(resp=responses(**LIST_ANSWERS), **LIST_DOC)
+def explore():
+    """Every post, newest first."""
+    return posts_page(newest_posts())
+
+
+@bp.get("/timeline")
+@token_required
+@spec.validate(resp=responses(errors=(401, 404), HTTP_200=PostPage), security=BEARER, **LIST_DOC)
+def timeline():
+    """Your posts and those of the people you follow, newest first."""
+    return posts_page(current_api_user().timeline())
+
+
+@bp.get("/users/<username>/posts")
+@spec.validate(resp=responses(**LIST_ANSWERS), **LIST_DOC)
+def user_posts(username: str):
+    """One user's posts, newest first."""
+    return posts_page(user_or_404(username).posts_query())
+
+
+@bp.post("/posts")
+@token_required
+@json_body
+@spec.validate(
+    json=NewPost,
+    resp=responses(body=True, errors=(401,), HTTP_201=PostOut),
+    before=body_errors,
+    security=BEARER,
+    tags=["posts"],
+)
+def create_post():
+    """Write a post (1 to 280 characters)."""
+    post = Post(body=request.context.json.body, author=current_api_user())
+    db.session.add(post)
+    db.session.commit()
+    return post_out(post), 201, {"Location": url_for("api.posts.get_post", post_id=post.id)}
+
+
+@bp.get(f"/posts/{POST_ID}")
+@spec.validate(resp=responses(errors=(404,), HTTP_200=PostOut), tags=["posts"])
+def get_post(post_id: int):
+    """Read one post."""
+    return post_out(post_or_404(post_id))
+
+
+@bp.delete(f"/posts/{POST_ID}")
+@token_required
+@spec.validate(resp=responses(errors=(401, 403, 404), HTTP_204=None), security=BEARER, tags=["posts"])
+def delete_post(post_id: int):
+    """Delete one of your own posts; someone else's is a 403."""
+    post = post_or_404(post_id)
+    if post.user_id != current_api_user().id:
+        raise ApiError(403, "You can delete only your own posts.")
+    db.session.delete(post)
+    db.session.commit()
+    return no_content()

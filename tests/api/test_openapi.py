@@ -1,0 +1,41 @@
+"""The OpenAPI 3.1 document covers every API route and method, with every error as problem+json."""
+
+import re
+
+import schemathesis
+
+UNDOCUMENTED = {"/api/openapi.json", "/api/problems/<slug>"}  # the document itself and the problem pages (HTML)
+
+
+def openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def test_the_document_is_openapi_3_1_and_loads_in_schemathesis(client):
+    document = client.get("/api/openapi.json").get_json()
+    assert document["openapi"] == "3.1.0"
+    schema = schemathesis.openapi.from_dict(document)
+    assert len(list(schema.get_all_operations())) == 12
+
+
+def test_every_api_route_and_method_is_documented(client, app):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.rule in UNDOCUMENTED:
+            continue
+        documented = {method.upper() for method in paths[openapi_path(rule.rule)]}
+        assert rule.methods - {"HEAD", "OPTIONS"} <= documented, rule.rule
+
+
+def test_every_error_is_documented_as_problem_json_with_its_headers(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    for path, item in paths.items():
+        for method, operation in item.items():
+            answers = operation["responses"]
+            assert {"429", "500", "503"} <= set(answers), (method, path)
+            for code, answer in answers.items():
+                if int(code) >= 400:
+                    assert list(answer["content"]) == ["application/problem+json"], (method, path, code)
+            if "security" in operation and operation["security"] == [{"bearer": []}]:
+                assert answers["401"]["headers"]["WWW-Authenticate"]["required"] is True
+            assert answers["429"]["headers"]["Retry-After"]["required"] is True

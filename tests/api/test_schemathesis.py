@@ -1,0 +1,108 @@
+"""Schemathesis fuzzes every operation of the OpenAPI document against real gunicorn, valid and invalid data.
+
+Each answer must be no 5xx and must conform to the document: a documented status code, the documented
+content type, a body that matches the documented schema, the documented headers.
+"""
+
+import uuid
+from collections import Counter
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from app import create_app
+from app.api.openapi import openapi_document
+from config import TestConfig
+from tests.api.conftest import add_user_with_token, basic, bearer, gunicorn_env, served_database
+from tests.support.servers import gunicorn
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+# Keeps the whole run near a minute on two cores: 12 operations, positive and negative data.
+EXAMPLES_PER_OPERATION = 60
+
+
+class LiveApi:
+    """gunicorn serving the API on a SQLite file, and a user with a valid token."""
+
+    def __init__(self, url: str, token: str, username: str):
+        self.url, self.token, self.username = url, token, username
+
+    def headers_for(self, case) -> dict:
+        """Basic for getting a token; a fresh token for revoking one (the shared one must live); else the token."""
+        if case.path == "/api/tokens" and case.method == "POST":
+            return basic(self.username)
+        if case.path == "/api/tokens" and case.method == "DELETE":
+            fresh = requests.post(f"{self.url}/api/tokens", headers=basic(self.username), timeout=10)
+            return bearer(fresh.json()["token"])
+        return bearer(self.token)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("schemathesis")
+    url = f"sqlite:///{folder / 'api.db'}"
+    # Limits stay on (the 429 path is part of the contract) but high enough not to cut the run short.
+    env = gunicorn_env(url, folder, API_RATE_LIMIT="100000 per minute", ACCOUNT_RATE_LIMIT="100000 per minute")
+    with served_database(folder, url) as app, gunicorn(folder, env) as server:
+        username = "fuzz" + uuid.uuid4().hex[:8]
+        yield LiveApi(server.url, add_user_with_token(app, username), username), server
+
+
+def operation_labels() -> list[str]:
+    """Return "METHOD /path" for every operation of the document the app generates (read here, in-process)."""
+    app = create_app(TestConfig)
+    with app.test_request_context():
+        paths = openapi_document()["paths"]
+    return [f"{method.upper()} {path}" for path, item in paths.items() for method in item]
+
+
+OPERATIONS = operation_labels()
+
+
+@pytest.fixture(scope="module")
+def api_schema(live):
+    """The document as the live server serves it."""
+    api, _server = live
+    return schemathesis.openapi.from_url(f"{api.url}/api/openapi.json")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
+@pytest.mark.parametrize("label", OPERATIONS)
+def test_every_operation_conforms_and_never_fails(api_schema, live, label, mode):
+    api, server = live
+    operation = api_schema.find_operation_by_label(label)
+    assert operation is not None, f"{label} is generated in-process but not served"
+    calls = []
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
+    def fuzz(case):
+        calls.append(case.call_and_validate(base_url=api.url, headers=api.headers_for(case), checks=CHECKS).status_code)
+
+    try:
+        fuzz()
+    except Unsatisfiable:
+        # e.g. GET /api/users/{username}: every string is a valid name, so there is no invalid request to make.
+        pytest.skip(f"schemathesis can make no {mode.value} request for {label}")
+    assert calls, f"no {mode.value} example was generated for {label}"
+    print(f"{label} [{mode.value}]: {len(calls)} requests, statuses {dict(sorted(Counter(calls).items()))}")

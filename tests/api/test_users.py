@@ -1,0 +1,109 @@
+"""Accounts: register (201 with Location, 409 when taken, even in a race), read a profile, follow idempotently."""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.api.conftest import assert_problem, count_users
+
+NEW_USER = {"username": "bea", "email": "bea@example.com", "password": "long enough"}
+
+
+def test_register_answers_201_with_location_and_the_profile(client):
+    response = client.post("/api/users", json={**NEW_USER, "about_me": "hi"})
+
+    assert response.status_code == 201
+    assert response.headers["Location"] == "/api/users/bea"
+    assert response.get_json()["username"] == "bea" and response.get_json()["about_me"] == "hi"
+    assert client.get(response.headers["Location"]).get_json()["username"] == "bea"
+
+
+@pytest.mark.parametrize(
+    ("field", "taken"), [("username", {"username": "bea"}), ("email", {"email": "bea@example.com"})]
+)
+def test_a_taken_username_or_email_is_a_409_pointing_at_it(client, make_user, field, taken):
+    make_user(**taken)
+    body = assert_problem(client.post("/api/users", json={**NEW_USER, **{field: NEW_USER[field]}}), 409)
+    assert body["errors"][0]["pointer"] == f"/{field}"
+
+
+def test_the_password_is_stored_hashed_and_logs_in(client):
+    client.post("/api/users", json=NEW_USER)
+    response = client.post("/login", data={"username": "bea", "password": "long enough"})
+    assert response.status_code == 302
+
+
+def test_profile_has_the_counts(client, make_user, make_post, ann, ann_auth):
+    bea = make_user("bea")
+    make_post(bea)
+    make_post(bea)
+    client.put("/api/following/bea", headers=ann_auth)
+
+    profile = client.get("/api/users/bea").get_json()
+
+    assert (profile["post_count"], profile["followers_count"], profile["following_count"]) == (2, 1, 0)
+    assert profile["links"] == {
+        "self": "/api/users/bea",
+        "posts": "/api/users/bea/posts",
+        "avatar": f"/avatar/{bea.avatar_digest}.svg",
+    }
+
+
+@pytest.mark.parametrize("name", ["nobody", "bad name", "nul\x00"])
+def test_an_unknown_user_is_a_404(client, name):
+    assert_problem(client.get(f"/api/users/{name}"), 404)
+
+
+def test_follow_and_unfollow_are_idempotent(client, make_user, ann, ann_auth):
+    make_user("bea")
+    assert [client.put("/api/following/bea", headers=ann_auth).status_code for _ in range(2)] == [204, 204]
+    assert client.get("/api/users/bea").get_json()["followers_count"] == 1
+    assert [client.delete("/api/following/bea", headers=ann_auth).status_code for _ in range(2)] == [204, 204]
+    assert client.get("/api/users/bea").get_json()["followers_count"] == 0
+
+
+def test_following_yourself_is_forbidden(client, ann, ann_auth):
+    assert_problem(client.put("/api/following/ann", headers=ann_auth), 403)
+
+
+def test_following_needs_a_token_and_a_real_user(client, ann_auth):
+    assert_problem(client.put("/api/following/nobody", headers=ann_auth), 404)
+    assert_problem(client.put("/api/following/nobody"), 401)
+
+
+def post_json(url: str, body: dict) -> int:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.slow
+def test_two_requests_racing_for_a_name_get_one_201_and_one_409(live_api):
+    """Both requests pass the "is it taken?" check at once; the unique constraint makes the loser a 409, not a 500."""
+    server, app = live_api
+    outcomes = []
+    for round_number in range(12):
+        name = f"racer{round_number}"
+        statuses = []
+        start = threading.Barrier(2)
+
+        def register(email: str, name=name, statuses=statuses, start=start):
+            start.wait()
+            statuses.append(post_json(f"{server.url}/api/users", {**NEW_USER, "username": name, "email": email}))
+
+        threads = [threading.Thread(target=register, args=(f"{name}-{n}@example.com",)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        outcomes.append(sorted(statuses))
+        assert count_users(app, name) == 1
+    assert outcomes == [[201, 409]] * 12, server.output()
