@@ -85,7 +85,8 @@ def test_error_matrix(client, code, client_kind):
     request_id = response.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
     if expected == "json":
-        assert response.mimetype == "application/json"
+        # Under /api the body is an RFC 9457 problem (issue 12); its older members stay for clients that read them.
+        assert response.mimetype == ("application/problem+json" if client_kind == "api-path" else "application/json")
         body = response.get_json()
         assert body["code"] == code and body["request_id"] == request_id
         assert body["name"] and body["description"]
@@ -229,11 +230,18 @@ class TestDemoSwitch:
 
 def test_json_error_body_shape(client):
     response = client.get("/api/nothing")
+    request_id = response.headers["X-Request-ID"]
+    detail = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
     assert json.loads(response.get_data()) == {
+        "type": "http://localhost/api/problems/not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": detail,
+        "instance": request_id,
         "code": 404,
         "name": "Not Found",
-        "description": response.get_json()["description"],
-        "request_id": response.headers["X-Request-ID"],
+        "description": detail,
+        "request_id": request_id,
     }
 
 
