@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from flask import abort
 from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import NotFound
 
 from app import create_app
 from app.extensions import db
@@ -231,7 +232,7 @@ class TestDemoSwitch:
 def test_json_error_body_shape(client):
     response = client.get("/api/nothing")
     request_id = response.headers["X-Request-ID"]
-    detail = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
+    detail = NotFound.description
     assert json.loads(response.get_data()) == {
         "type": "http://localhost/api/problems/not-found",
         "title": "Not found",
