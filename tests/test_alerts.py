@@ -11,7 +11,7 @@ import redis
 
 from app import create_app
 from app.observability.alerts.throttle import SqliteStore
-from tests.conftest import make_config
+from tests.conftest import test_config
 from tests.support.outages import database_unreachable
 from tests.support.servers import free_port
 from tests.support.smtp import accept_login, black_hole, self_signed_certificate, server_tls_context, smtp_server
@@ -46,7 +46,6 @@ def alert_settings(tmp_path, port: int) -> dict:
         "ADMINS": [ADMIN],
         "ALERTS_SENDER": "microblog@example.com",
         "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
-        "PROPAGATE_EXCEPTIONS": False,  # answer with the 500 page, as in production, instead of raising into the test
         "LAST_SEEN_INTERVAL": 0,
     }
 
@@ -294,7 +293,7 @@ def test_a_database_outage_is_mailed_and_names_the_user_without_a_query(client, 
 
 
 def test_nothing_is_mailed_without_a_mail_server(tmp_path):
-    app = create_app(make_config(tmp_path, LOG_IN_TESTS=True, LOG_DIR=str(tmp_path / "logs"), ADMINS=[ADMIN]))
+    app = create_app(test_config(tmp_path, LOG_IN_TESTS=True, LOG_DIR=str(tmp_path / "logs"), ADMINS=[ADMIN]))
 
     assert "alerts" not in app.extensions
     assert "mail alerts off" in (tmp_path / "logs" / "microblog.log").read_text()
@@ -304,7 +303,7 @@ def test_nothing_is_mailed_without_a_mail_server(tmp_path):
 
 
 def cli_app(tmp_path, port: int, **settings):
-    config = make_config(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=port, ADMINS=[ADMIN], MAIL_TIMEOUT=5, **settings)
+    config = test_config(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=port, ADMINS=[ADMIN], MAIL_TIMEOUT=5, **settings)
     return create_app(config)
 
 
@@ -337,7 +336,7 @@ def test_alerts_test_explains_a_refused_connection(tmp_path):
 
 
 def test_alerts_test_needs_a_mail_server(tmp_path):
-    app = create_app(make_config(tmp_path, MAIL_SERVER="", ADMINS=[]))
+    app = create_app(test_config(tmp_path, MAIL_SERVER="", ADMINS=[]))
 
     result = app.test_cli_runner().invoke(args=["alerts", "test"])
 

@@ -16,7 +16,7 @@ import pytest
 from app import create_app
 from app.extensions import db
 from app.models import User
-from tests.conftest import PASSWORD, PASSWORD_HASH, make_config
+from tests.conftest import PASSWORD, PASSWORD_HASH, test_config
 from tests.support.servers import GUNICORN, ROOT, free_port, gunicorn
 from tests.support.visitor import CSRF_TOKEN, Visitor
 
@@ -43,7 +43,7 @@ def deployment_env(tmp_path) -> dict[str, str]:
 @pytest.fixture
 def site_db(tmp_path):
     """Create the tables in the deployment's SQLite file; return a function that adds users."""
-    app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'site.db'}"))
+    app = create_app(test_config(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'site.db'}"))
     with app.app_context():
         db.create_all()
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.extensions import db
 from app.health import SKIP_ACCESS_LOG
-from tests.conftest import make_config
+from tests.conftest import test_config
 from tests.support.servers import free_port
 
 
@@ -26,7 +26,7 @@ def statements(app):
 def database_down(tmp_path):
     """An app whose PostgreSQL is not there: nothing listens on the port."""
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/microblog"
-    return create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=url))
+    return create_app(test_config(tmp_path, SQLALCHEMY_DATABASE_URI=url))
 
 
 def test_healthz_answers_without_asking_the_database(client, statements):

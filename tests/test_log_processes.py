@@ -17,7 +17,7 @@ import redis
 
 from app import create_app
 from app.observability.alerts.throttle import RedisStore, SqliteStore
-from tests.conftest import make_config
+from tests.conftest import test_config
 from tests.support.servers import gunicorn
 from tests.support.smtp import black_hole
 
@@ -34,14 +34,13 @@ def alert_settings(tmp_path: Path, port: int, **overrides) -> dict:
         "MAIL_PORT": port,
         "ADMINS": ["ops@example.com"],
         "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
-        "PROPAGATE_EXCEPTIONS": False,
         **overrides,
     }
 
 
 def write_lines(tmp_path: Path, settings: dict, worker: int, count: int, start) -> None:
     """In a process of its own: build the app, wait for the others, log `count` numbered lines."""
-    app = create_app(make_config(tmp_path, **settings))
+    app = create_app(test_config(tmp_path, **settings))
     start.wait()
     for line in range(count):
         app.logger.info("worker %d line %d %s", worker, line, "x" * 80)
@@ -71,7 +70,7 @@ def test_four_processes_rotating_one_log_lose_and_duplicate_no_line(tmp_path):
 
 def fail_repeatedly(tmp_path: Path, settings: dict, errors: int, linger: float, start) -> None:
     """In a process of its own: fail `errors` times at once with the others, then stay up for `linger` seconds."""
-    app = create_app(make_config(tmp_path, **settings))
+    app = create_app(test_config(tmp_path, **settings))
 
     def boom():
         raise ConnectionError("database at 10.0.0.5 unreachable")
@@ -155,7 +154,7 @@ def queue_an_alert_behind_a_hung_relay(tmp_path: Path, settings: dict, results) 
         raise LookupError("failed while holding a payload")
 
     with black_hole() as hole:
-        app = create_app(make_config(tmp_path, **{**settings, "MAIL_PORT": hole.port, "MAIL_TIMEOUT": 2}))
+        app = create_app(test_config(tmp_path, **{**settings, "MAIL_PORT": hole.port, "MAIL_TIMEOUT": 2}))
         app.add_url_rule("/boom", "boom", lambda: 1 / 0)
         app.add_url_rule("/leaky", "leaky", leaky)
         client = app.test_client()
@@ -192,7 +191,7 @@ def request_then_exit(app) -> None:
 
 def test_an_app_built_before_a_fork_alerts_from_the_child(tmp_path, smtp):
     inbox, port = smtp
-    app = create_app(make_config(tmp_path, **alert_settings(tmp_path, port)))  # like gunicorn --preload
+    app = create_app(test_config(tmp_path, **alert_settings(tmp_path, port)))  # like gunicorn --preload
     app.add_url_rule("/boom", "boom", lambda: 1 / 0)
     child = multiprocessing.get_context("fork").Process(target=request_then_exit, args=(app,))
 

@@ -10,7 +10,7 @@ import pytest
 from flask import request, url_for
 
 from app import create_app
-from tests.conftest import make_config
+from tests.conftest import test_config
 from tests.support.servers import gunicorn
 
 CLIENT = {"REMOTE_ADDR": "10.0.0.5"}  # the proxy, as the app sees the connection
@@ -44,7 +44,7 @@ def test_forwarded_headers_are_ignored_when_no_proxy_is_trusted(whoami):
 
 
 def test_a_forged_address_does_not_escape_the_login_limit(tmp_path):
-    app = create_app(make_config(tmp_path, RATELIMIT_ENABLED=True, ACCOUNT_RATE_LIMIT="2 per minute"))
+    app = create_app(test_config(tmp_path, RATELIMIT_ENABLED=True, ACCOUNT_RATE_LIMIT="2 per minute"))
     client = app.test_client()
     assert [login_forwarded_for(client, f"198.51.100.{n}") for n in range(3)] == [200, 200, 429]
 

@@ -7,7 +7,7 @@ import redis
 
 from app import create_app
 from app.extensions import db
-from tests.conftest import make_config
+from tests.conftest import test_config
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 LIMIT = {"RATELIMIT_ENABLED": True, "ACCOUNT_RATE_LIMIT": "3 per minute"}
@@ -24,7 +24,7 @@ def another_client(tmp_path):
     apps = []
 
     def make(**settings):
-        apps.append(create_app(make_config(tmp_path, **settings)))
+        apps.append(create_app(test_config(tmp_path, **settings)))
         return apps[-1].test_client()
 
     yield make

@@ -10,7 +10,7 @@ import sentry_sdk
 from flask import request
 
 from app import create_app
-from tests.conftest import make_config
+from tests.conftest import test_config
 
 PLANTED_PASSWORD = "planted-password-4711"
 PLANTED_TOKEN = "planted-token-0815"
@@ -45,7 +45,7 @@ def collector():
 @pytest.fixture
 def sentry_app(tmp_path, collector):
     dsn = f"http://public0key@127.0.0.1:{collector.server_port}/42"
-    app = create_app(make_config(tmp_path, SENTRY_DSN=dsn, SENTRY_ENVIRONMENT="test", PROPAGATE_EXCEPTIONS=False))
+    app = create_app(test_config(tmp_path, SENTRY_DSN=dsn, SENTRY_ENVIRONMENT="test"))
 
     def boom():
         password = request.form["password"]  # a local variable: Sentry sends frame locals
@@ -88,6 +88,6 @@ def test_an_error_reaches_sentry_scrubbed_with_the_release(sentry_app, collector
 
 
 def test_without_a_dsn_nothing_is_initialised(tmp_path):
-    create_app(make_config(tmp_path))
+    create_app(test_config(tmp_path))
 
     assert not sentry_sdk.get_client().dsn

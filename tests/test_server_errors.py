@@ -11,7 +11,7 @@ from tests.support.outages import database_unreachable
 
 @pytest.fixture
 def config_overrides():
-    return {"PROPAGATE_EXCEPTIONS": False, "DEMO_ERRORS": True, "LAST_SEEN_INTERVAL": 0}
+    return {"DEMO_ERRORS": True, "LAST_SEEN_INTERVAL": 0}
 
 
 def assert_styled_500(response):

@@ -22,7 +22,7 @@ from app.extensions import db
 from app.models import Post, User
 from bench.site import worker_pids
 from config import database_url
-from tests.conftest import PASSWORD, PASSWORD_HASH, make_config
+from tests.conftest import PASSWORD, PASSWORD_HASH, test_config
 from tests.support.servers import Server, gunicorn
 from tests.support.smtp import smtp_server
 from tests.support.visitor import Visitor
@@ -65,7 +65,7 @@ class SiteDatabase:
 def site_database(tmp_path_factory) -> SiteDatabase:
     folder = tmp_path_factory.mktemp("database")
     url = database_url(os.environ.get("TEST_DATABASE_URL"), f"sqlite:///{folder / 'site.db'}")
-    app = create_app(make_config(folder, SQLALCHEMY_DATABASE_URI=url))
+    app = create_app(test_config(folder, SQLALCHEMY_DATABASE_URI=url))
     with app.app_context():
         db.drop_all()
         db.create_all()
