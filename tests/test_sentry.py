@@ -54,7 +54,7 @@ def sentry_app(tmp_path, collector):
     app.add_url_rule("/boom", "boom", boom, methods=["POST"])
     yield app
     sentry_sdk.get_client().close()
-    sentry_sdk.init()  # back to a client without a DSN, for the tests that follow
+    sentry_sdk.get_global_scope().set_client(None)  # back to no client at all, as before the app started Sentry
 
 
 def events(collector) -> list[dict]:
@@ -88,6 +88,8 @@ def test_an_error_reaches_sentry_scrubbed_with_the_release(sentry_app, collector
 
 
 def test_without_a_dsn_nothing_is_initialised(tmp_path):
+    assert not sentry_sdk.get_client().is_active()  # no client left over from another test
+
     create_app(test_config(tmp_path))
 
-    assert not sentry_sdk.get_client().dsn
+    assert not sentry_sdk.get_client().is_active(), "init_sentry started a Sentry client without a DSN"
