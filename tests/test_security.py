@@ -122,7 +122,7 @@ def test_production_starts_with_a_real_secret_key(tmp_path):
 
 def test_debug_mode_starts_without_a_secret_key(tmp_path):
     app = create_app(test_config(tmp_path, TESTING=False, DEBUG=True, SECRET_KEY=""))
-    assert app.debug
+    assert app.test_client().get("/healthz").status_code == 200
 
 
 def test_session_and_remember_cookies_are_httponly_and_lax(client, auth, make_user):
