@@ -10,6 +10,7 @@ from werkzeug.security import generate_password_hash
 from app import create_app
 from app.extensions import db
 from app.models import Post, User, utcnow
+from tests.support.faulty_views import add_faulty_views
 
 PASSWORD = "correct horse battery"
 # Hashed once with a single iteration: real hashing is slow and not what these tests are about.
@@ -122,6 +123,12 @@ def smtp():
 
     with smtp_server() as server:
         yield server
+
+
+@pytest.fixture
+def faulty_views(app):
+    """Views that fail on purpose: /boom (a RuntimeError near planted secrets) and /other (a ValueError)."""
+    add_faulty_views(app)
 
 
 @pytest.fixture(autouse=True)

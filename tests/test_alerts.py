@@ -12,14 +12,14 @@ import redis
 from app import create_app
 from app.observability.alerts.throttle import SqliteStore
 from tests.conftest import test_config
+from tests.support.alerting import ADMIN, alert_settings
 from tests.support.outages import database_unreachable
+from tests.support.secrets import PLANTED_DB_PASSWORD, PLANTED_PASSWORD, PLANTED_TOKEN
 from tests.support.servers import free_port
 from tests.support.smtp import accept_login, black_hole, self_signed_certificate, server_tls_context, smtp_server
+from tests.support.waiting import wait_for
 
-ADMIN = "ops@example.com"
-PLANTED_PASSWORD = "planted-password-4711"
-PLANTED_TOKEN = "planted-token-0815"
-PLANTED_DB_PASSWORD = "planted-db-pw-1234"
+pytestmark = pytest.mark.usefixtures("faulty_views")  # /boom and /other
 NO_SHARED_STATE = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
@@ -33,21 +33,7 @@ def config_overrides(request, tmp_path, smtp):
     overrides = dict(getattr(request, "param", {}))
     if overrides.pop("MAIL_TO_BLACK_HOLE", False):
         overrides["MAIL_PORT"] = request.getfixturevalue("hole").port
-    return {**alert_settings(tmp_path, smtp[1]), **overrides}
-
-
-def alert_settings(tmp_path, port: int) -> dict:
-    return {
-        "LOG_IN_TESTS": True,
-        "LOG_DIR": str(tmp_path / "logs"),
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": port,
-        "MAIL_TIMEOUT": 5,
-        "ADMINS": [ADMIN],
-        "ALERTS_SENDER": "microblog@example.com",
-        "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
-        "LAST_SEEN_INTERVAL": 0,
-    }
+    return alert_settings(tmp_path, smtp[1], **overrides)
 
 
 @pytest.fixture
@@ -61,33 +47,12 @@ def hole():
         yield hole
 
 
-@pytest.fixture(autouse=True)
-def faulty_routes(app):
-    """Two views that fail in two different ways (two fingerprints)."""
-
-    def boom():
-        try:
-            {}["missing"]
-        except KeyError as error:
-            raise RuntimeError(f"Kaboom 💥 at postgresql://app:{PLANTED_DB_PASSWORD}@db/microblog") from error
-
-    def other_fault():
-        raise ValueError("a different fault")
-
-    app.add_url_rule("/boom", "boom", boom, methods=["GET", "POST"])
-    app.add_url_rule("/other", "other", other_fault)
-
-
 def log_text(app) -> str:
     return (Path(app.config["LOG_DIR"]) / "microblog.log").read_text(encoding="utf-8")
 
 
-def wait_for_log(app, text: str, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    while text not in (log := log_text(app)):
-        assert time.monotonic() < deadline, f"{text!r} not logged within {timeout} s:\n{log}"
-        time.sleep(0.05)
-    return log
+def wait_for_log(app, text: str) -> str:
+    return wait_for(text, lambda: log_text(app))
 
 
 def shared_faults(app) -> list:
