@@ -18,24 +18,15 @@ import redis
 from app import create_app
 from app.observability.alerts.throttle import RedisStore, SqliteStore
 from tests.conftest import test_config
+from tests.support.alerting import alert_settings
+from tests.support.faulty_views import add_faulty_views
 from tests.support.servers import gunicorn
 from tests.support.smtp import black_hole
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 WORKERS = 4
 spawn = multiprocessing.get_context("spawn")  # a clean interpreter per process, as gunicorn workers have
-
-
-def alert_settings(tmp_path: Path, port: int, **overrides) -> dict:
-    return {
-        "LOG_IN_TESTS": True,
-        "LOG_DIR": str(tmp_path / "logs"),
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": port,
-        "ADMINS": ["ops@example.com"],
-        "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
-        **overrides,
-    }
 
 
 def write_lines(tmp_path: Path, settings: dict, worker: int, count: int, start) -> None:
@@ -155,7 +146,7 @@ def queue_an_alert_behind_a_hung_relay(tmp_path: Path, settings: dict, results) 
 
     with black_hole() as hole:
         app = create_app(test_config(tmp_path, **{**settings, "MAIL_PORT": hole.port, "MAIL_TIMEOUT": 2}))
-        app.add_url_rule("/boom", "boom", lambda: 1 / 0)
+        add_faulty_views(app)
         app.add_url_rule("/leaky", "leaky", leaky)
         client = app.test_client()
         client.get("/boom")
@@ -192,7 +183,7 @@ def request_then_exit(app) -> None:
 def test_an_app_built_before_a_fork_alerts_from_the_child(tmp_path, smtp):
     inbox, port = smtp
     app = create_app(test_config(tmp_path, **alert_settings(tmp_path, port)))  # like gunicorn --preload
-    app.add_url_rule("/boom", "boom", lambda: 1 / 0)
+    add_faulty_views(app)
     child = multiprocessing.get_context("fork").Process(target=request_then_exit, args=(app,))
 
     child.start()
@@ -221,11 +212,8 @@ def gunicorn_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
     }
 
 
-def wait_for_output(server, text: str, count: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while server.output().count(text) < count:
-        assert time.monotonic() < deadline, f"{text!r} did not appear {count} times:\n{server.output()}"
-        time.sleep(0.1)
+def wait_for_output(server, text: str, count: int) -> None:
+    wait_for(lambda output: output.count(text) >= count, server.output, 30.0, what=f"{text!r} {count} times")
 
 
 def get_status(url: str) -> int:

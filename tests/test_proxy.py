@@ -2,7 +2,6 @@
 
 import os
 import re
-import time
 import urllib.request
 import uuid
 
@@ -12,6 +11,7 @@ from flask import request, url_for
 from app import create_app
 from tests.conftest import test_config
 from tests.support.servers import gunicorn
+from tests.support.waiting import wait_for
 
 CLIENT = {"REMOTE_ADDR": "10.0.0.5"}  # the proxy, as the app sees the connection
 
@@ -68,15 +68,10 @@ class TestBehindOneTrustedProxy:
         assert [login_forwarded_for(client, "198.51.100.9") for _ in range(3)] == [200, 200, 429]
 
 
-def access_line(server, path: str, timeout: float = 10.0) -> str:
+def access_line(server, path: str) -> str:
     """Return gunicorn's access log line for `path` once it is written."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = re.search(rf"^.*\"GET {re.escape(path)} HTTP/1.1\".*$", server.output(), re.MULTILINE)
-        if match:
-            return match.group(0)
-        time.sleep(0.05)
-    raise AssertionError(f"no access line for {path}:\n{server.output()}")
+    line = re.compile(rf"^.*\"GET {re.escape(path)} HTTP/1.1\".*$", re.MULTILINE)
+    return line.search(wait_for(line, server.output)).group(0)
 
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ and dropped afterwards. Users are added here, straight into the database, so tha
 
 import os
 import re
-import time
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from tests.conftest import PASSWORD, PASSWORD_HASH, test_config
 from tests.support.servers import Server, gunicorn
 from tests.support.smtp import smtp_server
 from tests.support.visitor import Visitor
+from tests.support.waiting import wait_for
 
 SECRET_KEY = "fault-suite-" + uuid.uuid4().hex
 HTML = {"Accept": "text/html"}
@@ -75,6 +75,11 @@ def site_database(tmp_path_factory) -> SiteDatabase:
         db.engine.dispose()
 
 
+def record_lines(text: str) -> list[str]:
+    """Return the first line of each record (a traceback's lines follow their record's line)."""
+    return [line for line in text.splitlines() if LOG_LINE.match(line)]
+
+
 class LogFile:
     """The app's log file (LOG_DIR/microblog.log) as an operator reads it."""
 
@@ -85,19 +90,15 @@ class LogFile:
         return self.path.read_text(encoding="utf-8", errors="replace") if self.path.is_file() else ""
 
     def records(self) -> list[str]:
-        """Return the first line of each record (a traceback's lines follow their record's line)."""
-        return [line for line in self.text().splitlines() if LOG_LINE.match(line)]
+        return record_lines(self.text())
 
     def wait_for(self, pattern: str, timeout: float = 15.0) -> str:
         """Return the first record line matching `pattern`, waiting for it (the alert thread logs late)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [line for line in self.records() if re.search(pattern, line)]
-            if found:
-                return found[0]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no log record matches {pattern!r} within {timeout} s:\n{self.text()[-4000:]}")
-            time.sleep(0.05)
+
+        def matching(text: str) -> list[str]:
+            return [line for line in record_lines(text) if re.search(pattern, line)]
+
+        return matching(wait_for(matching, self.text, timeout, what=f"a log record matching {pattern!r}"))[0]
 
     def errors(self) -> list[str]:
         return [line for line in self.records() if LOG_LINE.match(line)["level"] in {"ERROR", "CRITICAL"}]
