@@ -124,3 +124,6 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL"), "sqlite://")
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False  # tests/test_ratelimit.py turns it on
+    # Answer with the error pages, as in production, instead of raising into the test; a test that wants the raise
+    # sets it back (True, or None for Flask's own choice by DEBUG).
+    PROPAGATE_EXCEPTIONS = False

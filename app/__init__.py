@@ -1,5 +1,8 @@
 """Microblog: a Flask microblog that shows how a web application should fail."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask
 
 from app import cli, database, demo, errors, input_checks, templating
@@ -10,15 +13,19 @@ from app.observability import init_observability
 from app.routes import bp as main_bp
 from app.security import init_app as init_security
 from app.version import __version__
-from config import Config
+from config import Config, TestConfig
 
 __all__ = ["__version__", "create_app"]
 
 
-def create_app(config_class: type = Config) -> Flask:
-    """Build the application: settings, extensions, views, error handlers, CLI."""
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: settings, extensions, views, error handlers, CLI.
+
+    Settings come from the environment (Config); a test passes `test_config`, which goes on top of TestConfig.
+    """
     app = Flask(__name__)
-    app.config.from_object(config_class)
+    app.config.from_object(Config if test_config is None else TestConfig)
+    app.config.from_mapping(test_config or {})
     init_observability(app)
     input_checks.init_app(app)  # before the CSRF check reads the form
     register_extensions(app)

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from app.avatars import identicon_svg
-from app.extensions import db
+from app.extensions import db, limiter
 from app.forms import (
     EMAIL_TAKEN,
     USERNAME_TAKEN,
@@ -21,6 +21,7 @@ from app.forms import (
 )
 from app.models import Post, User, newest_posts
 from app.pagination import paginate
+from app.security import account_form_limit
 
 bp = Blueprint("main", __name__)
 
@@ -151,6 +152,7 @@ def is_safe_next(target: str | None) -> bool:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(account_form_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -174,6 +176,7 @@ def logout():
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(account_form_limit, methods=["POST"])
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))

@@ -18,7 +18,6 @@ PROXY_FIX_SETTINGS = {
     "x_port": "PROXY_FIX_X_PORT",
     "x_prefix": "PROXY_FIX_X_PREFIX",
 }
-ACCOUNT_FORMS = ("main.login", "main.register", "api.tokens.create_token")  # each checks a password
 
 
 class InsecureConfigError(RuntimeError):
@@ -30,7 +29,7 @@ def init_app(app: Flask) -> None:
     trust_proxy(app)
     app.extensions["security_headers"] = security_headers(app)
     app.after_request(add_security_headers)
-    limit_account_forms(app)
+    limiter.init_app(app)  # the limits themselves sit on the views they guard (app/routes.py)
 
 
 def check_secret_key(app: Flask) -> None:
@@ -90,14 +89,8 @@ def add_security_headers(response: Response) -> Response:
 
 
 def account_form_limit() -> str:
+    """Return the limit on login and registration submissions per client address (ACCOUNT_RATE_LIMIT).
+
+    A breach raises 429 for the error pages to render; RATELIMIT_ENABLED off lets every request through.
+    """
     return current_app.config["ACCOUNT_RATE_LIMIT"]
-
-
-def limit_account_forms(app: Flask) -> None:
-    """Rate limit login, registration and API token requests; a breach raises 429 for the error pages to render."""
-    limiter.init_app(app)
-    if not app.config.get("RATELIMIT_ENABLED"):
-        return
-    limit = limiter.limit(account_form_limit, methods=["POST"])
-    for endpoint in ACCOUNT_FORMS:
-        app.view_functions[endpoint] = limit(app.view_functions[endpoint])

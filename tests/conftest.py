@@ -10,19 +10,19 @@ from werkzeug.security import generate_password_hash
 from app import create_app
 from app.extensions import db
 from app.models import Post, User, utcnow
-from config import TestConfig
+from tests.support.faulty_views import add_faulty_views
 
 PASSWORD = "correct horse battery"
 # Hashed once with a single iteration: real hashing is slow and not what these tests are about.
 PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
 
 
-def make_config(tmp_path, **overrides) -> type:
-    """Return a TestConfig subclass on a fresh SQLite file, or on TEST_DATABASE_URL when set."""
+def config_for_tests(tmp_path, **overrides) -> dict:
+    """Return settings for create_app (on top of TestConfig): a fresh SQLite file, or TEST_DATABASE_URL when set."""
     settings = dict(overrides)
     if not os.environ.get("TEST_DATABASE_URL"):
         settings.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path / 'test.db'}")
-    return type("ThisTestConfig", (TestConfig,), settings)
+    return settings
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def config_overrides() -> dict:
 @pytest.fixture
 def app(tmp_path, config_overrides):
     """An app on empty tables. No app context stays pushed, so each request gets its own, as in production."""
-    app = create_app(make_config(tmp_path, **config_overrides))
+    app = create_app(config_for_tests(tmp_path, **config_overrides))
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -120,6 +120,12 @@ def smtp():
 
     with smtp_server() as server:
         yield server
+
+
+@pytest.fixture
+def faulty_views(app):
+    """Views that fail on purpose: /boom (a RuntimeError near planted secrets) and /other (a ValueError)."""
+    add_faulty_views(app)
 
 
 @pytest.fixture(autouse=True)

@@ -11,15 +11,15 @@ import redis
 
 from app import create_app
 from app.observability.alerts.throttle import SqliteStore, list_faults
-from tests.conftest import make_config
+from tests.conftest import config_for_tests
+from tests.support.alerting import ADMIN, alert_settings
 from tests.support.outages import database_unreachable
+from tests.support.secrets import PLANTED_DB_PASSWORD, PLANTED_PASSWORD, PLANTED_TOKEN
 from tests.support.servers import free_port
 from tests.support.smtp import accept_login, black_hole, self_signed_certificate, server_tls_context, smtp_server
+from tests.support.waiting import wait_for
 
-ADMIN = "ops@example.com"
-PLANTED_PASSWORD = "planted-password-4711"
-PLANTED_TOKEN = "planted-token-0815"
-PLANTED_DB_PASSWORD = "planted-db-pw-1234"
+pytestmark = pytest.mark.usefixtures("faulty_views")  # /boom and /other
 NO_SHARED_STATE = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
@@ -33,22 +33,7 @@ def config_overrides(request, tmp_path, smtp):
     overrides = dict(getattr(request, "param", {}))
     if overrides.pop("MAIL_TO_BLACK_HOLE", False):
         overrides["MAIL_PORT"] = request.getfixturevalue("hole").port
-    return {**alert_settings(tmp_path, smtp[1]), **overrides}
-
-
-def alert_settings(tmp_path, port: int) -> dict:
-    return {
-        "LOG_IN_TESTS": True,
-        "LOG_DIR": str(tmp_path / "logs"),
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": port,
-        "MAIL_TIMEOUT": 5,
-        "ADMINS": [ADMIN],
-        "ALERTS_SENDER": "microblog@example.com",
-        "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
-        "PROPAGATE_EXCEPTIONS": False,  # answer with the 500 page, as in production, instead of raising into the test
-        "LAST_SEEN_INTERVAL": 0,
-    }
+    return alert_settings(tmp_path, smtp[1], **overrides)
 
 
 @pytest.fixture
@@ -62,33 +47,12 @@ def hole():
         yield hole
 
 
-@pytest.fixture(autouse=True)
-def faulty_routes(app):
-    """Two views that fail in two different ways (two fingerprints)."""
-
-    def boom():
-        try:
-            {}["missing"]
-        except KeyError as error:
-            raise RuntimeError(f"Kaboom 💥 at postgresql://app:{PLANTED_DB_PASSWORD}@db/microblog") from error
-
-    def other_fault():
-        raise ValueError("a different fault")
-
-    app.add_url_rule("/boom", "boom", boom, methods=["GET", "POST"])
-    app.add_url_rule("/other", "other", other_fault)
-
-
 def log_text(app) -> str:
     return (Path(app.config["LOG_DIR"]) / "microblog.log").read_text(encoding="utf-8")
 
 
-def wait_for_log(app, text: str, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    while text not in (log := log_text(app)):
-        assert time.monotonic() < deadline, f"{text!r} not logged within {timeout} s:\n{log}"
-        time.sleep(0.05)
-    return log
+def wait_for_log(app, text: str) -> str:
+    return wait_for(text, lambda: log_text(app))
 
 
 def shared_faults(app) -> list:
@@ -294,7 +258,7 @@ def test_a_database_outage_is_mailed_and_names_the_user_without_a_query(client, 
 
 
 def test_nothing_is_mailed_without_a_mail_server(tmp_path):
-    app = create_app(make_config(tmp_path, LOG_IN_TESTS=True, LOG_DIR=str(tmp_path / "logs"), ADMINS=[ADMIN]))
+    app = create_app(config_for_tests(tmp_path, LOG_IN_TESTS=True, LOG_DIR=str(tmp_path / "logs"), ADMINS=[ADMIN]))
 
     assert "alerts" not in app.extensions
     assert "mail alerts off" in (tmp_path / "logs" / "microblog.log").read_text()
@@ -304,8 +268,8 @@ def test_nothing_is_mailed_without_a_mail_server(tmp_path):
 
 
 def cli_app(tmp_path, port: int, **settings):
-    config = make_config(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=port, ADMINS=[ADMIN], MAIL_TIMEOUT=5, **settings)
-    return create_app(config)
+    mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "ADMINS": [ADMIN], "MAIL_TIMEOUT": 5}
+    return create_app(config_for_tests(tmp_path, **mail, **settings))
 
 
 def test_alerts_test_sends_a_test_mail(tmp_path, smtp):
@@ -337,7 +301,7 @@ def test_alerts_test_explains_a_refused_connection(tmp_path):
 
 
 def test_alerts_test_needs_a_mail_server(tmp_path):
-    app = create_app(make_config(tmp_path, MAIL_SERVER="", ADMINS=[]))
+    app = create_app(config_for_tests(tmp_path, MAIL_SERVER="", ADMINS=[]))
 
     result = app.test_cli_runner().invoke(args=["alerts", "test"])
 

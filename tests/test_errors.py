@@ -12,7 +12,7 @@ from werkzeug.exceptions import NotFound
 
 from app import create_app
 from app.extensions import db
-from tests.conftest import make_config
+from tests.conftest import config_for_tests
 
 MARKER = "leak-marker-7f3a"
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
@@ -22,12 +22,6 @@ CLIENTS = {
     "no-accept": ({}, "html"),
     "json": ({"Accept": "application/json"}, "json"),
 }
-
-
-@pytest.fixture
-def config_overrides():
-    # Render the 500 page instead of handing the exception to the test client.
-    return {"PROPAGATE_EXCEPTIONS": False}
 
 
 def raise_status(code: int):
@@ -210,7 +204,9 @@ def test_404_from_a_link_on_this_site_is_a_warning(client, app, caplog):
 
 
 def test_debug_mode_hands_the_exception_to_the_debugger(tmp_path):
-    app = create_app(make_config(tmp_path, DEBUG=True, TESTING=False, DEMO_ERRORS=True))
+    # PROPAGATE_EXCEPTIONS unset, as in production: Flask lets the exception through because DEBUG is on.
+    settings = {"DEBUG": True, "TESTING": False, "DEMO_ERRORS": True, "PROPAGATE_EXCEPTIONS": None}
+    app = create_app(config_for_tests(tmp_path, **settings))
     with pytest.raises(RuntimeError, match="Demo failure"):
         app.test_client().get("/demo/error")
 
@@ -220,13 +216,13 @@ class TestDemoSwitch:
         assert client.get("/demo/error").status_code == 404
 
     def test_on_it_fails_for_real(self, tmp_path):
-        app = create_app(make_config(tmp_path, DEMO_ERRORS=True, PROPAGATE_EXCEPTIONS=False))
+        app = create_app(config_for_tests(tmp_path, DEMO_ERRORS=True))
         response = app.test_client().get("/demo/error")
         assert response.status_code == 500 and "Something went wrong" in response.get_data(as_text=True)
 
     def test_refused_in_production(self, tmp_path):
         with pytest.raises(RuntimeError, match="refused when MICROBLOG_ENV=production"):
-            create_app(make_config(tmp_path, DEMO_ERRORS=True, ENV_NAME="production"))
+            create_app(config_for_tests(tmp_path, DEMO_ERRORS=True, ENV_NAME="production"))
 
 
 def test_json_error_body_shape(client):

@@ -4,7 +4,6 @@ import os
 import re
 import sqlite3
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,9 +15,10 @@ import pytest
 from app import create_app
 from app.extensions import db
 from app.models import User
-from tests.conftest import PASSWORD, PASSWORD_HASH, make_config
+from tests.conftest import PASSWORD, PASSWORD_HASH, config_for_tests
 from tests.support.servers import GUNICORN, ROOT, free_port, gunicorn
 from tests.support.visitor import CSRF_TOKEN, Visitor
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ def deployment_env(tmp_path) -> dict[str, str]:
 @pytest.fixture
 def site_db(tmp_path):
     """Create the tables in the deployment's SQLite file; return a function that adds users."""
-    app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'site.db'}"))
+    app = create_app(config_for_tests(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'site.db'}"))
     with app.app_context():
         db.create_all()
 
@@ -73,23 +73,13 @@ def test_gunicorn_refuses_to_start_without_a_real_secret_key(deployment_env, key
     assert "python -c 'import secrets; print(secrets.token_hex(32))'" in result.stderr
 
 
-def wait_for_line(server, pattern: str, timeout: float = 10.0) -> str:
-    """Return the server's output once `pattern` appears in it (log lines are written after the response)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if re.search(pattern, server.output()):
-            return server.output()
-        time.sleep(0.05)
-    raise AssertionError(f"{pattern!r} not in the server output:\n{server.output()}")
-
-
 def test_access_log_carries_the_request_id_and_leaves_out_health_checks(tmp_path, deployment_env, site_db):
     with gunicorn(tmp_path, deployment_env, workers=1) as server:
         visitor = Visitor(server.url)
         assert visitor.get("/healthz").status == 200
         assert visitor.get("/readyz").status == 200
         assert visitor.get("/explore", headers={"X-Request-ID": "trace-me-42"}).status == 200
-        output = wait_for_line(server, r'"GET /explore HTTP/1.1" 200 .* request_id=trace-me-42')
+        output = wait_for(re.compile(r'"GET /explore HTTP/1.1" 200 .* request_id=trace-me-42'), server.output)
 
     assert "/healthz" not in output and "/readyz" not in output
 

@@ -4,11 +4,11 @@ import logging
 
 import pytest
 import sqlalchemy as sa
-from flask import g
 
 from app import create_app
 from app.extensions import db
-from tests.conftest import make_config
+from app.health import SKIP_ACCESS_LOG
+from tests.conftest import config_for_tests
 from tests.support.servers import free_port
 
 
@@ -26,7 +26,7 @@ def statements(app):
 def database_down(tmp_path):
     """An app whose PostgreSQL is not there: nothing listens on the port."""
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/microblog"
-    return create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=url))
+    return create_app(config_for_tests(tmp_path, SQLALCHEMY_DATABASE_URI=url))
 
 
 def test_healthz_answers_without_asking_the_database(client, statements):
@@ -57,18 +57,29 @@ def test_readyz_keeps_answering_503_never_500_while_down(database_down):
     assert [client.get("/readyz").status_code for _ in range(3)] == [503, 503, 503]
 
 
+@pytest.fixture
+def server_environs(app) -> list[dict]:
+    """The WSGI environ of each request, as the server holds it after the app answered (gunicorn logs from it)."""
+    environs = []
+    serve = app.wsgi_app
+
+    def remember_environ(environ, start_response):
+        environs.append(environ)
+        return serve(environ, start_response)
+
+    app.wsgi_app = remember_environ
+    return environs
+
+
+# The mark's effect, no access line in gunicorn's log, is checked on real gunicorn in tests/test_gunicorn.py.
+
+
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
-def test_health_checks_are_marked_for_the_access_logs_and_log_nothing(app, client, caplog, path):
-    marks = {}
-
-    @app.after_request
-    def remember_mark(response):
-        marks[path] = g.get("skip_access_log")
-        return response
-
+def test_health_checks_are_marked_for_the_access_log_and_log_nothing(client, server_environs, caplog, path):
     with caplog.at_level(logging.DEBUG):
         assert client.get(path).status_code == 200
-    assert marks == {path: True}
+    [environ] = server_environs
+    assert environ.get(SKIP_ACCESS_LOG) is True
     assert caplog.records == []
 
 
@@ -78,16 +89,10 @@ def test_health_checks_log_nothing_even_when_the_database_is_down(database_down,
     assert caplog.records == []
 
 
-def test_other_pages_are_not_marked(app, client):
-    marks = []
-
-    @app.after_request
-    def remember_mark(response):
-        marks.append(g.get("skip_access_log"))
-        return response
-
-    client.get("/explore")
-    assert marks == [None]
+def test_other_pages_are_not_marked(client, server_environs):
+    assert client.get("/explore").status_code == 200
+    [environ] = server_environs
+    assert SKIP_ACCESS_LOG not in environ
 
 
 def test_healthz_with_a_session_cookie_still_asks_nothing(client, auth, make_user, statements, app):

@@ -17,31 +17,21 @@ import redis
 
 from app import create_app
 from app.observability.alerts.throttle import RedisStore, SqliteStore, list_faults
-from tests.conftest import make_config
+from tests.conftest import config_for_tests
+from tests.support.alerting import alert_settings
+from tests.support.faulty_views import add_faulty_views
 from tests.support.servers import gunicorn
 from tests.support.smtp import black_hole
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 WORKERS = 4
 spawn = multiprocessing.get_context("spawn")  # a clean interpreter per process, as gunicorn workers have
 
 
-def alert_settings(tmp_path: Path, port: int, **overrides) -> dict:
-    return {
-        "LOG_IN_TESTS": True,
-        "LOG_DIR": str(tmp_path / "logs"),
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": port,
-        "ADMINS": ["ops@example.com"],
-        "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
-        "PROPAGATE_EXCEPTIONS": False,
-        **overrides,
-    }
-
-
 def write_lines(tmp_path: Path, settings: dict, worker: int, count: int, start) -> None:
     """In a process of its own: build the app, wait for the others, log `count` numbered lines."""
-    app = create_app(make_config(tmp_path, **settings))
+    app = create_app(config_for_tests(tmp_path, **settings))
     start.wait()
     for line in range(count):
         app.logger.info("worker %d line %d %s", worker, line, "x" * 80)
@@ -71,7 +61,7 @@ def test_four_processes_rotating_one_log_lose_and_duplicate_no_line(tmp_path):
 
 def fail_repeatedly(tmp_path: Path, settings: dict, errors: int, linger: float, start) -> None:
     """In a process of its own: fail `errors` times at once with the others, then stay up for `linger` seconds."""
-    app = create_app(make_config(tmp_path, **settings))
+    app = create_app(config_for_tests(tmp_path, **settings))
 
     def boom():
         raise ConnectionError("database at 10.0.0.5 unreachable")
@@ -155,8 +145,8 @@ def queue_an_alert_behind_a_hung_relay(tmp_path: Path, settings: dict, results) 
         raise LookupError("failed while holding a payload")
 
     with black_hole() as hole:
-        app = create_app(make_config(tmp_path, **{**settings, "MAIL_PORT": hole.port, "MAIL_TIMEOUT": 2}))
-        app.add_url_rule("/boom", "boom", lambda: 1 / 0)
+        app = create_app(config_for_tests(tmp_path, **{**settings, "MAIL_PORT": hole.port, "MAIL_TIMEOUT": 2}))
+        add_faulty_views(app)
         app.add_url_rule("/leaky", "leaky", leaky)
         client = app.test_client()
         client.get("/boom")
@@ -192,8 +182,8 @@ def request_then_exit(app) -> None:
 
 def test_an_app_built_before_a_fork_alerts_from_the_child(tmp_path, smtp):
     inbox, port = smtp
-    app = create_app(make_config(tmp_path, **alert_settings(tmp_path, port)))  # like gunicorn --preload
-    app.add_url_rule("/boom", "boom", lambda: 1 / 0)
+    app = create_app(config_for_tests(tmp_path, **alert_settings(tmp_path, port)))  # like gunicorn --preload
+    add_faulty_views(app)
     child = multiprocessing.get_context("fork").Process(target=request_then_exit, args=(app,))
 
     child.start()
@@ -222,11 +212,8 @@ def gunicorn_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
     }
 
 
-def wait_for_output(server, text: str, count: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while server.output().count(text) < count:
-        assert time.monotonic() < deadline, f"{text!r} did not appear {count} times:\n{server.output()}"
-        time.sleep(0.1)
+def wait_for_output(server, text: str, count: int) -> None:
+    wait_for(lambda output: output.count(text) >= count, server.output, 30.0, what=f"{text!r} {count} times")
 
 
 def get_status(url: str) -> int:

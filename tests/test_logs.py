@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from tests.conftest import make_config
+from tests.conftest import config_for_tests
 
 LINE = re.compile(
     r"(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (?P<level>[A-Z]+) \[(?P<request_id>[^\]]+)\] "
@@ -22,7 +22,7 @@ def settings(**overrides):
 
 @pytest.fixture
 def config_overrides(request, tmp_path):
-    overrides = {"LOG_IN_TESTS": True, "LOG_DIR": str(tmp_path / "logs"), "PROPAGATE_EXCEPTIONS": False}
+    overrides = {"LOG_IN_TESTS": True, "LOG_DIR": str(tmp_path / "logs")}
     return {**overrides, **getattr(request, "param", {})}
 
 
@@ -139,7 +139,7 @@ def test_a_setting_writes_every_traceback(client, log_lines):
 
 
 def test_log_to_stdout_writes_each_record_once_to_stdout(tmp_path, capfd, log_lines):
-    app = create_app(make_config(tmp_path, LOG_IN_TESTS=True, LOG_TO_STDOUT=True, PROPAGATE_EXCEPTIONS=False))
+    app = create_app(config_for_tests(tmp_path, LOG_IN_TESTS=True, LOG_TO_STDOUT=True))
     app.add_url_rule("/divide", "divide", lambda: str(1 / 0))
 
     app.test_client().get("/divide")
@@ -153,7 +153,7 @@ def test_log_to_stdout_writes_each_record_once_to_stdout(tmp_path, capfd, log_li
 
 def test_an_unwritable_log_directory_falls_back_to_stderr_and_the_app_serves(tmp_path, capfd):
     (tmp_path / "a-file").write_text("not a directory")
-    app = create_app(make_config(tmp_path, LOG_IN_TESTS=True, LOG_DIR=str(tmp_path / "a-file" / "logs")))
+    app = create_app(config_for_tests(tmp_path, LOG_IN_TESTS=True, LOG_DIR=str(tmp_path / "a-file" / "logs")))
 
     response = app.test_client().get("/avatar/00000000000000000000000000000000.svg")
 

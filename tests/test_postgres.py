@@ -19,7 +19,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Post, User
 from config import database_url
-from tests.conftest import PASSWORD_HASH, make_config
+from tests.conftest import PASSWORD_HASH, config_for_tests
 from tests.support.servers import gunicorn
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
@@ -46,7 +46,7 @@ def scratch_url():
 @pytest.fixture
 def seeded(tmp_path, scratch_url):
     """Fill the scratch database with the schema, one user and a few posts."""
-    app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=scratch_url))
+    app = create_app(config_for_tests(tmp_path, SQLALCHEMY_DATABASE_URI=scratch_url))
     with app.app_context():
         db.create_all()
         ann = User(username="ann", email="ann@example.com", password_hash=PASSWORD_HASH)
@@ -73,7 +73,7 @@ def client_on(tmp_path, seeded):
     apps = []
 
     def make(**settings):
-        config = make_config(tmp_path, SQLALCHEMY_DATABASE_URI=seeded, PROPAGATE_EXCEPTIONS=False, **settings)
+        config = config_for_tests(tmp_path, SQLALCHEMY_DATABASE_URI=seeded, **settings)
         apps.append(create_app(config))
         return apps[-1].test_client()
 

@@ -2,7 +2,6 @@
 
 import os
 import re
-import time
 import urllib.request
 import uuid
 
@@ -10,8 +9,9 @@ import pytest
 from flask import request, url_for
 
 from app import create_app
-from tests.conftest import make_config
+from tests.conftest import config_for_tests
 from tests.support.servers import gunicorn
+from tests.support.waiting import wait_for
 
 CLIENT = {"REMOTE_ADDR": "10.0.0.5"}  # the proxy, as the app sees the connection
 
@@ -44,7 +44,7 @@ def test_forwarded_headers_are_ignored_when_no_proxy_is_trusted(whoami):
 
 
 def test_a_forged_address_does_not_escape_the_login_limit(tmp_path):
-    app = create_app(make_config(tmp_path, RATELIMIT_ENABLED=True, ACCOUNT_RATE_LIMIT="2 per minute"))
+    app = create_app(config_for_tests(tmp_path, RATELIMIT_ENABLED=True, ACCOUNT_RATE_LIMIT="2 per minute"))
     client = app.test_client()
     assert [login_forwarded_for(client, f"198.51.100.{n}") for n in range(3)] == [200, 200, 429]
 
@@ -68,15 +68,10 @@ class TestBehindOneTrustedProxy:
         assert [login_forwarded_for(client, "198.51.100.9") for _ in range(3)] == [200, 200, 429]
 
 
-def access_line(server, path: str, timeout: float = 10.0) -> str:
+def access_line(server, path: str) -> str:
     """Return gunicorn's access log line for `path` once it is written."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = re.search(rf"^.*\"GET {re.escape(path)} HTTP/1.1\".*$", server.output(), re.MULTILINE)
-        if match:
-            return match.group(0)
-        time.sleep(0.05)
-    raise AssertionError(f"no access line for {path}:\n{server.output()}")
+    line = re.compile(rf"^.*\"GET {re.escape(path)} HTTP/1.1\".*$", re.MULTILINE)
+    return line.search(wait_for(line, server.output)).group(0)
 
 
 @pytest.mark.slow

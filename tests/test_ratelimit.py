@@ -7,7 +7,7 @@ import redis
 
 from app import create_app
 from app.extensions import db
-from tests.conftest import make_config
+from tests.conftest import config_for_tests
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 LIMIT = {"RATELIMIT_ENABLED": True, "ACCOUNT_RATE_LIMIT": "3 per minute"}
@@ -24,7 +24,7 @@ def another_client(tmp_path):
     apps = []
 
     def make(**settings):
-        apps.append(create_app(make_config(tmp_path, **settings)))
+        apps.append(create_app(config_for_tests(tmp_path, **settings)))
         return apps[-1].test_client()
 
     yield make
@@ -55,6 +55,10 @@ def test_registration_is_limited_too(client):
 
 
 def test_reading_the_forms_is_not_limited(client):
+    form = {"username": "", "email": "not-an-email", "password": "x", "password2": "y"}
+    for page in ("/login", "/register"):  # both submissions over their limit
+        assert [client.post(page, data=form).status_code for _ in range(4)] == [200, 200, 200, 429], page
+
     assert {client.get(page).status_code for page in ["/login", "/register"] * 5} == {200}
 
 
@@ -102,8 +106,7 @@ def test_limits_kept_in_redis_outlive_the_app_that_counted_them(another_client, 
 def test_memory_limits_start_from_zero_in_a_fresh_app(another_client, make_user):
     make_user("ann")
     first = another_client(**LIMIT)
-    for _ in range(4):
-        wrong_login(first)
+    assert [wrong_login(first).status_code for _ in range(4)] == [200, 200, 200, 429]
     second = another_client(**LIMIT)
     assert wrong_login(second).status_code == 200
 

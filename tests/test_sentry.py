@@ -7,14 +7,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sentry_sdk
-from flask import request
 
 from app import create_app
-from tests.conftest import make_config
-
-PLANTED_PASSWORD = "planted-password-4711"
-PLANTED_TOKEN = "planted-token-0815"
-PLANTED_DB_PASSWORD = "planted-db-pw-1234"
+from tests.conftest import config_for_tests
+from tests.support.faulty_views import add_faulty_views
+from tests.support.secrets import PLANTED_DB_PASSWORD, PLANTED_PASSWORD, PLANTED_TOKEN
 
 
 class EnvelopeCollector(BaseHTTPRequestHandler):
@@ -45,16 +42,11 @@ def collector():
 @pytest.fixture
 def sentry_app(tmp_path, collector):
     dsn = f"http://public0key@127.0.0.1:{collector.server_port}/42"
-    app = create_app(make_config(tmp_path, SENTRY_DSN=dsn, SENTRY_ENVIRONMENT="test", PROPAGATE_EXCEPTIONS=False))
-
-    def boom():
-        password = request.form["password"]  # a local variable: Sentry sends frame locals
-        raise RuntimeError(f"cannot reach postgresql://app:{PLANTED_DB_PASSWORD}@db/x (length {len(password)})")
-
-    app.add_url_rule("/boom", "boom", boom, methods=["POST"])
+    app = create_app(config_for_tests(tmp_path, SENTRY_DSN=dsn, SENTRY_ENVIRONMENT="test"))
+    add_faulty_views(app)  # /boom keeps the posted password in a local, and Sentry sends frame locals
     yield app
     sentry_sdk.get_client().close()
-    sentry_sdk.init()  # back to a client without a DSN, for the tests that follow
+    sentry_sdk.get_global_scope().set_client(None)  # back to no client at all, as before the app started Sentry
 
 
 def events(collector) -> list[dict]:
@@ -88,6 +80,8 @@ def test_an_error_reaches_sentry_scrubbed_with_the_release(sentry_app, collector
 
 
 def test_without_a_dsn_nothing_is_initialised(tmp_path):
-    create_app(make_config(tmp_path))
+    assert not sentry_sdk.get_client().is_active()  # no client left over from another test
 
-    assert not sentry_sdk.get_client().dsn
+    create_app(config_for_tests(tmp_path))
+
+    assert not sentry_sdk.get_client().is_active(), "init_sentry started a Sentry client without a DSN"

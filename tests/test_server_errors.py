@@ -3,15 +3,17 @@
 import re
 
 import pytest
+from flask import g
 from jinja2 import ChoiceLoader, DictLoader
 
+from app.errors import fallback_server_error
 from tests.conftest import PASSWORD
 from tests.support.outages import database_unreachable
 
 
 @pytest.fixture
 def config_overrides():
-    return {"PROPAGATE_EXCEPTIONS": False, "DEMO_ERRORS": True, "LAST_SEEN_INTERVAL": 0}
+    return {"DEMO_ERRORS": True, "LAST_SEEN_INTERVAL": 0}
 
 
 def assert_styled_500(response):
@@ -68,10 +70,25 @@ def test_static_fallback_when_the_500_template_fails(app, client):
     assert client.get("/explore").status_code == 200
 
 
-def test_static_fallback_escapes_nothing_dangerous(app, client):
+MARKUP_ID = '"><script>alert(1)</script>'
+
+
+def test_static_fallback_never_shows_markup_sent_as_the_request_id(app, client):
     app.jinja_env.loader = ChoiceLoader([DictLoader({"500.html": "{{ 1 / 0 }}"}), app.jinja_env.loader])
-    response = client.get("/demo/error", headers={"X-Request-ID": "ok-id"})
-    assert "<code>ok-id</code>" in response.get_data(as_text=True)
+    response = client.get("/demo/error", headers={"X-Request-ID": MARKUP_ID})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500 and "<script>" not in page
+    assert re.search(r"Reference: <code>[0-9a-f]{32}</code>", page)  # the id was replaced, not echoed
+
+
+def test_static_fallback_escapes_the_request_id(app):
+    # No request brings markup this far (an X-Request-ID must be letters, digits, `.`, `_` or `-`), so the
+    # escaping is checked where it acts: the fallback page, built for an id that holds markup.
+    with app.test_request_context("/", headers={"Accept": "text/html"}):
+        g.request_id = MARKUP_ID
+        page = fallback_server_error().get_data(as_text=True)
+    assert "<script>" not in page
+    assert "Reference: <code>&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</code>" in page
 
 
 def test_404_page_failing_falls_back_to_the_500_page(app, client):

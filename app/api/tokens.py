@@ -5,13 +5,15 @@ from flask import Blueprint, current_app
 from app.api.auth import basic_auth_user, current_token, token_required
 from app.api.openapi import BASIC, BEARER, no_content, responses, spec
 from app.api.schemas import TokenOut
-from app.extensions import db
+from app.extensions import db, limiter
 from app.models import Token
+from app.security import account_form_limit
 
 bp = Blueprint("tokens", __name__)
 
 
 @bp.post("/tokens")
+@limiter.limit(account_form_limit)  # it checks a password, like the login form
 @spec.validate(resp=responses(errors=(401,), HTTP_201=TokenOut), security=BASIC, tags=["tokens"])
 def create_token():
     """Get a bearer token: HTTP Basic with your username and password. The token is shown only here."""

@@ -14,7 +14,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Token, User
 from config import database_url
-from tests.conftest import PASSWORD, PASSWORD_HASH, make_config
+from tests.conftest import PASSWORD, PASSWORD_HASH, config_for_tests
 from tests.support.servers import gunicorn
 
 # RFC 9457 as this API promises it: the five standard members always, `errors` with pointers on a 422.
@@ -87,7 +87,7 @@ def ann_auth(ann, get_token) -> dict:
 @contextmanager
 def served_database(folder: Path, url: str):
     """Make the tables on `url` with an app in this process; yield that app; drop them afterwards."""
-    app = create_app(make_config(folder, SQLALCHEMY_DATABASE_URI=url))
+    app = create_app(config_for_tests(folder, SQLALCHEMY_DATABASE_URI=url))
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -23,7 +23,6 @@ from schemathesis.specs.openapi.checks import (
 
 from app import create_app
 from app.api.openapi import openapi_document
-from config import TestConfig
 from tests.api.conftest import add_user_with_token, basic, bearer, gunicorn_env, served_database
 from tests.support.servers import gunicorn
 
@@ -67,7 +66,7 @@ def live(tmp_path_factory):
 
 def operation_labels() -> list[str]:
     """Return "METHOD /path" for every operation of the document the app generates (read here, in-process)."""
-    app = create_app(TestConfig)
+    app = create_app({})
     with app.test_request_context():
         paths = openapi_document()["paths"]
     return [f"{method.upper()} {path}" for path, item in paths.items() for method in item]

@@ -7,7 +7,6 @@ and dropped afterwards. Users are added here, straight into the database, so tha
 
 import os
 import re
-import time
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -22,10 +21,11 @@ from app.extensions import db
 from app.models import Post, User
 from bench.site import worker_pids
 from config import database_url
-from tests.conftest import PASSWORD, PASSWORD_HASH, make_config
+from tests.conftest import PASSWORD, PASSWORD_HASH, config_for_tests
 from tests.support.servers import Server, gunicorn
 from tests.support.smtp import smtp_server
 from tests.support.visitor import Visitor
+from tests.support.waiting import wait_for
 
 SECRET_KEY = "fault-suite-" + uuid.uuid4().hex
 HTML = {"Accept": "text/html"}
@@ -65,7 +65,7 @@ class SiteDatabase:
 def site_database(tmp_path_factory) -> SiteDatabase:
     folder = tmp_path_factory.mktemp("database")
     url = database_url(os.environ.get("TEST_DATABASE_URL"), f"sqlite:///{folder / 'site.db'}")
-    app = create_app(make_config(folder, SQLALCHEMY_DATABASE_URI=url))
+    app = create_app(config_for_tests(folder, SQLALCHEMY_DATABASE_URI=url))
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -73,6 +73,11 @@ def site_database(tmp_path_factory) -> SiteDatabase:
     with app.app_context():
         db.drop_all()
         db.engine.dispose()
+
+
+def record_lines(text: str) -> list[str]:
+    """Return the first line of each record (a traceback's lines follow their record's line)."""
+    return [line for line in text.splitlines() if LOG_LINE.match(line)]
 
 
 class LogFile:
@@ -85,19 +90,15 @@ class LogFile:
         return self.path.read_text(encoding="utf-8", errors="replace") if self.path.is_file() else ""
 
     def records(self) -> list[str]:
-        """Return the first line of each record (a traceback's lines follow their record's line)."""
-        return [line for line in self.text().splitlines() if LOG_LINE.match(line)]
+        return record_lines(self.text())
 
     def wait_for(self, pattern: str, timeout: float = 15.0) -> str:
         """Return the first record line matching `pattern`, waiting for it (the alert thread logs late)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [line for line in self.records() if re.search(pattern, line)]
-            if found:
-                return found[0]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no log record matches {pattern!r} within {timeout} s:\n{self.text()[-4000:]}")
-            time.sleep(0.05)
+
+        def matching(text: str) -> list[str]:
+            return [line for line in record_lines(text) if re.search(pattern, line)]
+
+        return matching(wait_for(matching, self.text, timeout, what=f"a log record matching {pattern!r}"))[0]
 
     def errors(self) -> list[str]:
         return [line for line in self.records() if LOG_LINE.match(line)["level"] in {"ERROR", "CRITICAL"}]

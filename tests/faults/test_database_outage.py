@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.extensions import db
 from config import database_url
-from tests.conftest import PASSWORD, make_config
+from tests.conftest import PASSWORD, config_for_tests
 from tests.faults.conftest import HTML, SiteDatabase
 from tests.support.outages import database_unreachable
 from tests.support.visitor import Visitor
@@ -47,7 +47,7 @@ def site_database(tmp_path_factory):
     """This module's own database: a SQLite file, or a scratch PostgreSQL database under TEST_DATABASE_URL."""
     folder = tmp_path_factory.mktemp("database")
     with scratch_postgres_database() if POSTGRES_URL else _sqlite_url(folder) as url:
-        app = create_app(make_config(folder, SQLALCHEMY_DATABASE_URI=url))
+        app = create_app(config_for_tests(folder, SQLALCHEMY_DATABASE_URI=url))
         with app.app_context():
             db.create_all()
         yield SiteDatabase(url, app)
