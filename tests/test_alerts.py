@@ -73,7 +73,11 @@ def test_an_error_mails_the_admins_all_they_need_to_act(client, auth, make_user,
     response = client.post(
         "/boom?page=2&token=" + PLANTED_TOKEN,
         data={"password": PLANTED_PASSWORD, "comment": "ça plante 🔥"},
-        headers={"X-Auth-Token": PLANTED_TOKEN, "User-Agent": "pytest-agent/1.0", "Referer": "http://localhost/explore"},
+        headers={
+            "X-Auth-Token": PLANTED_TOKEN,
+            "User-Agent": "pytest-agent/1.0",
+            "Referer": "http://localhost/explore",
+        },
     )
 
     assert response.status_code == 500

@@ -23,6 +23,8 @@ from tests.support.waiting import wait_for
 pytestmark = pytest.mark.slow
 
 SECRET_KEY = "gunicorn-tests-" + uuid.uuid4().hex
+
+
 def boot(env: dict[str, str]) -> subprocess.CompletedProcess:
     """Start gunicorn as a deployment would and return once it has exited (it is expected to refuse)."""
     command = [str(GUNICORN), "--bind", f"127.0.0.1:{free_port()}", "--workers", "1", "microblog:app"]

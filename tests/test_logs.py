@@ -44,9 +44,7 @@ def log_lines(app):
     return lambda: (Path(app.config["LOG_DIR"]) / "microblog.log").read_text(encoding="utf-8").splitlines()
 
 
-def test_an_error_is_one_line_with_time_level_request_id_logger_message_and_place_then_the_traceback(
-    client, log_lines
-):
+def test_an_error_is_one_line_with_time_level_request_id_logger_message_and_place_then_the_traceback(client, log_lines):
     response = client.get("/divide")
 
     lines = log_lines()

@@ -216,4 +216,3 @@ def utc_timestamp(created: float) -> str:
 def one_line(text: str) -> str:
     """Escape line breaks so that text from a request cannot forge a log line of its own."""
     return text.replace("\r", "\\r").replace("\n", "\\n")
-

@@ -209,8 +209,9 @@ TOO_LONG = re.compile(r"Field (cannot be longer than|must be between 1 and) \d+ 
     ],
     ids=["post", "post-600k", "profile"],
 )
-def test_overlong_fields_bring_the_form_back_with_errors_and_store_nothing(post_as_author, author, site_database,
-                                                                            path, fields):
+def test_overlong_fields_bring_the_form_back_with_errors_and_store_nothing(
+    post_as_author, author, site_database, path, fields
+):
     name, _ = author
     before = site_database.posts_of(name), site_database.user(name).about_me
     response = post_as_author(path, urlencode(fields).encode())

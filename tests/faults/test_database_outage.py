@@ -66,9 +66,7 @@ def site(serve, mail_inbox):
     return serve(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port), ADMINS="ops@example.com", ALERT_WINDOW="600")
 
 
-def test_while_the_database_is_down_pages_fail_politely_then_recover_without_a_restart(
-    site, site_database, mail_inbox
-):
+def test_while_the_database_is_down_pages_fail_politely_then_recover_without_a_restart(site, site_database, mail_inbox):
     inbox, _ = mail_inbox
     name = site_database.add_user()
     author = Visitor(site.url)
