@@ -47,7 +47,9 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "")
     # A relative SQLite path lives in the instance folder (Flask-SQLAlchemy resolves it there).
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"), "sqlite:///microblog.db")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: a statement's values (emails, password hashes) never enter an exception's text.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    SQLITE_CREATE_FILE = False  # the running app never creates a database file; `flask db upgrade` does
     POSTS_PER_PAGE = env_int("POSTS_PER_PAGE", 25)
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     AVATAR_GRAVATAR = env_bool("AVATAR_GRAVATAR")
@@ -123,6 +125,7 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key-not-for-production"
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL"), "sqlite://")
     WTF_CSRF_ENABLED = False
+    SQLITE_CREATE_FILE = True  # each test makes its tables on a fresh file with db.create_all()
     RATELIMIT_ENABLED = False  # tests/test_ratelimit.py turns it on
     # Answer with the error pages, as in production, instead of raising into the test; a test that wants the raise
     # sets it back (True, or None for Flask's own choice by DEBUG).

@@ -12,20 +12,25 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, json, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app.api.errors import problem_response
+from app.database import is_transient
 from app.extensions import db, login
+from app.observability.fingerprint import DATABASE_UNAVAILABLE
 from app.observability.request_id import current_request_id
 from app.observability.scrub import is_sensitive
 
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+DATABASE_RETRY_AFTER = 5  # seconds: a lock or a failover is usually over by then
 TEMPLATES = {404: "404.html", 500: "500.html"}
 
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(SQLAlchemyError, handle_database_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_server_error)
 
@@ -112,6 +117,24 @@ def resubmittable_fields() -> list[tuple[str, str, bool]]:
 def same_site_referer() -> str | None:
     referer = request.referrer
     return referer if referer and urlsplit(referer).netloc == request.host else None
+
+
+def handle_database_error(error: SQLAlchemyError):
+    """Answer a busy, unreachable or read-only database with a 503 that gives back what the user typed.
+
+    Every such error is one fault for the log and the alerts ("Database unavailable"), whichever
+    page hit it. Any other database error is left to the 500 path.
+    """
+    if not is_transient(error):
+        raise error
+    rollback_quietly()
+    leave_user_unloaded()
+    current_app.logger.error(
+        "Database unavailable on %s [%s]", request.path, request.method, exc_info=error,
+        extra={"fingerprint": DATABASE_UNAVAILABLE, "fault_name": "Database unavailable"},
+    )  # fmt: skip
+    busy = ServiceUnavailable(retry_after=DATABASE_RETRY_AFTER)
+    return error_response(busy, "database_busy.html", fields=resubmittable_fields(), safe_mode=True)
 
 
 def handle_server_error(error: HTTPException):

@@ -9,6 +9,14 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# One fault however many pages hit it: a busy, unreachable or read-only database (app/errors.py).
+DATABASE_UNAVAILABLE = digest("database unavailable")
+
+
 def fingerprint(exc: BaseException) -> str:
     """Name a fault by its exception type and innermost application frame, never by its message."""
     kind = type(exc)
@@ -21,10 +29,6 @@ def record_fingerprint(record: logging.LogRecord) -> str:
         exc = record.exc_info[1] if record.exc_info else None
         record.fingerprint = fingerprint(exc) if exc else digest(f"{record.name}|{record.msg}")
     return record.fingerprint
-
-
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def innermost_application_place(tb: types.TracebackType | None) -> str:

@@ -20,11 +20,12 @@ from sqlalchemy.engine import make_url
 
 from app.observability.fingerprint import record_fingerprint, relative_path
 from app.observability.request_id import current_request_id
-from app.observability.scrub import known_secrets, scrub_text
+from app.observability.scrub import known_secrets, request_secrets, scrub_text
 from app.version import __version__
 
 LOG_FILE_NAME = "microblog.log"
 FORMATS = ("text", "json")
+REPEAT_TEXT_MAX = 120  # a repeat's line keeps this much of the first line of its exception's text
 
 # Handlers this module attached, so that building a second app in one process (tests) replaces them.
 _installed: list[tuple[logging.Logger, logging.Handler]] = []
@@ -126,29 +127,34 @@ class RequestIdFilter(logging.Filter):
 
 
 class TracebackGate(logging.Filter):
-    """Let a fault's traceback through once per window in this process; its other occurrences get one line."""
+    """Let a fault's message and traceback through once per window in this process; repeats get a compact line.
+
+    A repeat's line names the record that holds the whole story: "repeat of <fingerprint>, first
+    logged at <time> [<request id>]", so an error storm cannot rotate away what came before it.
+    """
 
     def __init__(self, window: float, always: bool = False):
         super().__init__()
         self.window = float(window)
         self.always = always
-        self.first_seen: dict[str, float] = {}
+        self.first: dict[str, tuple[float, str]] = {}  # fingerprint: (time, request id) of its full record
         self.lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None:
-            record.show_traceback = self.always or self.is_first(record_fingerprint(record), record.created)
+        if record.exc_info and record.exc_info[1] is not None and not self.always:
+            record.first_logged = self.first_logged(record_fingerprint(record), record.created, record.request_id)
         return True
 
-    def is_first(self, fingerprint: str, now: float) -> bool:
+    def first_logged(self, fingerprint: str, now: float, request_id: str) -> tuple[float, str] | None:
+        """Return when and in which request this window's full record was written, or None: this is it."""
         with self.lock:
-            start = self.first_seen.get(fingerprint)
-            if start is not None and now < start + self.window:
-                return False
-            if len(self.first_seen) > 10_000:  # a bound, in case faults keep changing shape
-                self.first_seen.clear()
-            self.first_seen[fingerprint] = now
-            return True
+            first = self.first.get(fingerprint)
+            if first is not None and now < first[0] + self.window:
+                return first
+            if len(self.first) > 10_000:  # a bound, in case faults keep changing shape
+                self.first.clear()
+            self.first[fingerprint] = (now, request_id)
+            return None
 
 
 class MicroblogFormatter(logging.Formatter):
@@ -160,28 +166,27 @@ class MicroblogFormatter(logging.Formatter):
 
     def fields(self, record: logging.LogRecord) -> dict:
         exc = record.exc_info[1] if record.exc_info else None
+        secrets = self.secrets + request_secrets() if exc is not None else self.secrets  # what the user typed, too
         fields = {
             "time": utc_timestamp(record.created),
             "level": record.levelname,
             "request_id": getattr(record, "request_id", None) or current_request_id(),
             "logger": record.name,
-            "message": self.scrub(record.getMessage()),
+            "message": scrub_text(record.getMessage(), secrets),
             "place": f"{relative_path(record.pathname)}:{record.lineno}",
         }
         if exc is not None:
-            fields["exception"] = {
-                "type": type(exc).__name__,
-                "message": self.scrub(str(exc)),
-                "fingerprint": record_fingerprint(record),
-            }
-            if getattr(record, "show_traceback", True):
-                fields["traceback"] = self.scrub(self.formatException(record.exc_info))
+            first = getattr(record, "first_logged", None)
+            text = str(exc).partition("\n")[0][:REPEAT_TEXT_MAX] if first else str(exc)  # the SQL only once
+            fields["exception"] = {"type": type(exc).__name__, "message": scrub_text(text, secrets),
+                                   "fingerprint": record_fingerprint(record)}  # fmt: skip
+            if first:
+                fields["repeat_of"] = {"time": utc_timestamp(first[0]), "request_id": first[1]}
+            else:
+                fields["traceback"] = scrub_text(self.formatException(record.exc_info), secrets)
         if record.stack_info:
-            fields["stack"] = self.scrub(record.stack_info)
+            fields["stack"] = scrub_text(record.stack_info, self.secrets)
         return fields
-
-    def scrub(self, text: str) -> str:
-        return scrub_text(text, self.secrets)
 
 
 class TextFormatter(MicroblogFormatter):
@@ -193,8 +198,9 @@ class TextFormatter(MicroblogFormatter):
         line += one_line(fields["message"])
         if exception := fields.get("exception"):
             line += f" | {exception['type']}: {one_line(exception['message'])} | fingerprint {exception['fingerprint']}"
-            if "traceback" not in fields:
-                line += " | traceback already logged in this window"
+            if repeat := fields.get("repeat_of"):
+                line += f" | repeat of {exception['fingerprint']}, first logged at {repeat['time']} "
+                line += f"[{repeat['request_id']}]; traceback already logged in this window"
         line += f" [in {fields['place']}]"
         for block in ("traceback", "stack"):
             if block in fields:

@@ -2,7 +2,10 @@
 
 import re
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import has_request_context, request
 
 MASK = "********"
 SENSITIVE_NAME = re.compile(r"pass|secret|token|key|auth|cookie|session|csrf|signature", re.IGNORECASE)
@@ -13,6 +16,16 @@ SECRET_SETTING = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY$|DSN")
 # name=value, as in query strings, form bodies and keyword arguments.
 NAME_EQUALS_VALUE = re.compile(r"(?P<head>(?P<name>[\w.-]+)=)(?P<secret>[^\s&;,'\")]+)")
 # 'name': 'value' or "name": "value", as in a dict's repr or JSON.
+# A password hash as Werkzeug, passlib or bcrypt writes it: the method, then salt and digest.
+PASSWORD_HASH = re.compile(
+    r"\b(?:scrypt:\d+:\d+:\d+|pbkdf2:sha\d+(?::\d+)?|argon2(?:id|i|d)?)\$[^\s'\",)\]]+|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}"
+)
+# SQLAlchemy's echo of a statement's values, should an engine run without hide_parameters,
+# and PostgreSQL's echo of a row's key in a constraint error: "Key (email)=(someone@example.org)".
+SQL_PARAMETERS = re.compile(r"\[parameters: [^\n]*\]")
+KEY_VALUES = re.compile(r"(?P<head>Key \(.*?\)=\().*?(?P<tail>\)\s+(?:already exists|is not present|is still))")
+# Fields whose value is personal data: on-call needs the user's id and name, not these.
+PERSONAL_NAME = re.compile(r"e-?mail|phone|address|birth", re.IGNORECASE)
 QUOTED_PAIR = re.compile(r"""(?P<head>(?P<q>['"])(?P<name>[\w.-]+)(?P=q)\s*:\s*)(?P<secret>'[^']*'|"[^"]*"|[^\s,}]+)""")
 
 
@@ -62,13 +75,33 @@ def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask URL credentials, sensitive name=value pairs and any of the known secret values in free text."""
     for secret in secrets:
         text = text.replace(secret, MASK)
+    text = SQL_PARAMETERS.sub(f"[parameters: {MASK}]", PASSWORD_HASH.sub(MASK, text))
+    text = KEY_VALUES.sub(lambda m: m["head"] + MASK + m["tail"], text)
     text = mask_url_credentials(text)
     text = NAME_EQUALS_VALUE.sub(_mask_if_sensitive, text)
     return QUOTED_PAIR.sub(_mask_if_sensitive, text)
 
 
+def mask_personal(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Return the pairs with personal values (email, phone, address) masked, for mails read by on-call."""
+    return [(name, MASK if PERSONAL_NAME.search(name) else value) for name, value in pairs]
+
+
 def _mask_if_sensitive(match: re.Match) -> str:
     return match["head"] + MASK if is_sensitive(match["name"]) else match[0]
+
+
+def request_secrets() -> list[str]:
+    """Return what this request sent under sensitive names (fields, query, headers, cookies), to mask anywhere."""
+    if not has_request_context():
+        return []
+    try:
+        form = list(request.form.items(multi=True))
+    except Exception:  # the body itself may be what failed
+        form = []
+    sent = chain(request.args.items(multi=True), form, request.headers.items(), request.cookies.items(multi=True))
+    values = {value.split()[-1] for name, value in sent if is_sensitive(name) and value.strip()}  # "Bearer xyz": xyz
+    return sorted((value for value in values if len(value) >= 4), key=len, reverse=True)
 
 
 def known_secrets(config: Mapping) -> list[str]:

@@ -24,7 +24,7 @@ from app.observability.alerts.throttle import Fault
 from app.observability.fingerprint import record_fingerprint, relative_path
 from app.observability.logs import one_line, utc_timestamp
 from app.observability.request_id import current_request_id, current_user_label
-from app.observability.scrub import scrub_pairs, scrub_text, scrub_url
+from app.observability.scrub import mask_personal, request_secrets, scrub_pairs, scrub_text, scrub_url
 
 SUBJECT_PREFIX = "[Microblog]"
 SUBJECT_MAX = 120
@@ -43,6 +43,7 @@ def capture(record: logging.LogRecord) -> logging.LogRecord:
     captured.fingerprint = record_fingerprint(record)
     captured.request_id = current_request_id()
     captured.request, captured.form, captured.headers, captured.cookies = request_facts()
+    captured.secrets = request_secrets()  # masked wherever they appear, even inside the exception's text
     return captured
 
 
@@ -89,7 +90,9 @@ class AlertFormatter(logging.Formatter):
         if getattr(record, "follow_up", False):
             return "Re: " + record.fault.subject
         text = f"{record.error.exc_type.__name__}: {record.error_text}" if record.error else record.msg
-        return mail_subject(scrub_text(text, self.secrets))
+        if getattr(record, "fault_name", None):  # a fault grouped by its meaning, such as "Database unavailable"
+            text = f"{record.fault_name}: {text}"
+        return mail_subject(self.scrub(text, record))
 
     def format(self, record: logging.LogRecord) -> str:
         return self.follow_up_body(record.fault) if getattr(record, "follow_up", False) else self.alert_body(record)
@@ -106,19 +109,21 @@ class AlertFormatter(logging.Formatter):
         }
         if not record.shared:
             where["Throttle"] = "shared state unavailable: this process decided alone, other workers may mail too"
-        sections = [one_line(self.scrub(record.msg)), block("Request", self.scrubbed_request(record.request))]
+        sections = [one_line(self.scrub(record.msg, record)), block("Request", self.scrubbed_request(record))]
         sections.append(block("Where and when", where))
-        for title, pairs in (("Form", record.form), ("Headers", record.headers), ("Cookies", record.cookies)):
+        form = mask_personal(record.form)
+        for title, pairs in (("Form", form), ("Headers", record.headers), ("Cookies", record.cookies)):
             sections.append(block(title, dict(cut(scrub_pairs(pairs)))))
         if record.error:
-            sections.append("Traceback\n" + self.scrub("".join(record.error.format())).rstrip())
+            sections.append("Traceback\n" + self.scrub("".join(record.error.format()), record).rstrip())
         return "\n\n".join(section for section in sections if section) + "\n"
 
-    def scrubbed_request(self, facts: dict[str, str]) -> dict[str, str]:
+    def scrubbed_request(self, record: logging.LogRecord) -> dict[str, str]:
+        facts = record.request
         if not facts:
             return facts
         referer = scrub_url(facts["Referer"]) if facts["Referer"] != "-" else "-"
-        return {**facts, "URL": self.scrub(scrub_url(facts["URL"])), "Referer": referer}
+        return {**facts, "URL": self.scrub(scrub_url(facts["URL"]), record), "Referer": referer}
 
     def follow_up_body(self, fault: Fault) -> str:
         times = f"between {utc_timestamp(fault.repeats_from)} and {utc_timestamp(fault.repeats_until)} (UTC)"
@@ -135,8 +140,8 @@ class AlertFormatter(logging.Formatter):
         }
         return f"{headline}\n\n{block('Details', details)}\n\nThe first mail of this thread has the traceback.\n"
 
-    def scrub(self, text: str) -> str:
-        return scrub_text(text, self.secrets)
+    def scrub(self, text: str, record: logging.LogRecord) -> str:
+        return scrub_text(text, self.secrets + getattr(record, "secrets", []))
 
 
 class AlertMailHandler(SMTPHandler):
