@@ -49,7 +49,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"), "sqlite:///microblog.db")
     # hide_parameters: a statement's values (emails, password hashes) never enter an exception's text.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    SQLITE_BUSY_TIMEOUT_MS = env_int("SQLITE_BUSY_TIMEOUT_MS", 5000)  # wait for SQLite's write lock this long
     SQLITE_CREATE_FILE = False  # the running app never creates a database file; `flask db upgrade` does
+    DATABASE_RETRY_AFTER = env_int("DATABASE_RETRY_AFTER", 5)  # seconds to wait after a busy or unreachable database
     POSTS_PER_PAGE = env_int("POSTS_PER_PAGE", 25)
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     AVATAR_GRAVATAR = env_bool("AVATAR_GRAVATAR")
@@ -115,7 +117,6 @@ class Config:
     API_TOKEN_TTL = env_int("API_TOKEN_TTL", 3600)  # seconds a bearer token lives
     # Per bearer token (per client address without one); shared across workers and hosts only with Redis.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT") or "300 per minute"
-    API_RETRY_AFTER = env_int("API_RETRY_AFTER", 30)  # seconds a client should wait after a 503
 
 
 class TestConfig(Config):

@@ -3,17 +3,19 @@
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app, request
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.extensions import db
+from app.observability.fingerprint import DATABASE_UNAVAILABLE
 
 # SQLite says these when the file is busy, gone or read-only: a retry a little later may succeed.
 TRANSIENT_SQLITE = ("database is locked", "database table is locked", "unable to open", "readonly", "disk i/o")
-# PostgreSQL's SQLSTATE classes and codes of the same kind: connection exceptions, serialization
-# failures and deadlocks, a read-only transaction, lock and statement timeouts, shutdowns, no resources.
-TRANSIENT_SQLSTATES = ("08", "40001", "40P01", "25006", "55P03", "57014", "57P", "53")
+# PostgreSQL's OperationalErrors are transient (lost connections, no resources, lock and statement
+# timeouts, shutdowns, serialization failures and deadlocks) but for class 54, "program limit exceeded".
+PERMANENT_OPERATIONAL_SQLSTATES = ("54",)
+READ_ONLY_TRANSACTION = "25006"  # an InternalError, yet a read-only standby or database is an outage
 
 
 def configure_engine(app: Flask) -> None:
@@ -21,14 +23,15 @@ def configure_engine(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
-            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            sa.event.listen(engine, "connect", lambda *args: _sqlite_pragmas(app, *args))
             sa.event.listen(engine, "do_connect", lambda *args: _open_existing_file_only(app, *args))
 
 
-def _sqlite_pragmas(dbapi_connection, _connection_record) -> None:
+def _sqlite_pragmas(app: Flask, dbapi_connection, _connection_record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the one writer
-    cursor.execute("PRAGMA busy_timeout=5000")  # wait for the write lock instead of failing
+    # Wait this long for the write lock, then fail (a 503 that keeps the form): see app/errors.py.
+    cursor.execute(f"PRAGMA busy_timeout={int(app.config['SQLITE_BUSY_TIMEOUT_MS'])}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -53,10 +56,17 @@ def is_transient(error: SQLAlchemyError) -> bool:
         return False
     if error.connection_invalidated:
         return True
-    sqlstate = getattr(error.orig, "sqlstate", None)  # psycopg 3
-    if sqlstate:
-        return sqlstate.startswith(TRANSIENT_SQLSTATES)
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""  # psycopg 3
     if isinstance(error, OperationalError):
-        text = str(error.orig).lower()
-        return "sqlite" not in type(error.orig).__module__ or any(phrase in text for phrase in TRANSIENT_SQLITE)
-    return False
+        if "sqlite" in type(error.orig).__module__:
+            return any(phrase in str(error.orig).lower() for phrase in TRANSIENT_SQLITE)
+        return not sqlstate.startswith(PERMANENT_OPERATIONAL_SQLSTATES)
+    return sqlstate == READ_ONLY_TRANSACTION
+
+
+def log_unavailable(error: SQLAlchemyError) -> None:
+    """Log a transient database error as the one fault "Database unavailable", whichever page met it."""
+    current_app.logger.error(
+        "Database unavailable on %s [%s]", request.path, request.method, exc_info=error,
+        extra={"fingerprint": DATABASE_UNAVAILABLE, "fault_name": "Database unavailable", "status": 503},
+    )  # fmt: skip

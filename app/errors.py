@@ -17,14 +17,12 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app.api.errors import problem_response
-from app.database import is_transient
+from app.database import is_transient, log_unavailable
 from app.extensions import db, login
-from app.observability.fingerprint import DATABASE_UNAVAILABLE
 from app.observability.request_id import current_request_id
 from app.observability.scrub import is_sensitive
 
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
-DATABASE_RETRY_AFTER = 5  # seconds: a lock or a failover is usually over by then
 TEMPLATES = {404: "404.html", 500: "500.html"}
 
 
@@ -129,11 +127,8 @@ def handle_database_error(error: SQLAlchemyError):
         raise error
     rollback_quietly()
     leave_user_unloaded()
-    current_app.logger.error(
-        "Database unavailable on %s [%s]", request.path, request.method, exc_info=error,
-        extra={"fingerprint": DATABASE_UNAVAILABLE, "fault_name": "Database unavailable"},
-    )  # fmt: skip
-    busy = ServiceUnavailable(retry_after=DATABASE_RETRY_AFTER)
+    log_unavailable(error)
+    busy = ServiceUnavailable(retry_after=current_app.config["DATABASE_RETRY_AFTER"])
     return error_response(busy, "database_busy.html", fields=resubmittable_fields(), safe_mode=True)
 
 

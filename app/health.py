@@ -1,9 +1,16 @@
 """Liveness and readiness answers for the process manager and the load balancer, kept out of every log."""
 
+import os
+from functools import cache
+from pathlib import Path
+
 import sqlalchemy as sa
-from flask import Blueprint, jsonify, request
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.database import is_transient
 from app.extensions import db, limiter
 
 # Set on the WSGI environ, where gunicorn's access logger (gunicorn.conf.py) looks for it to skip the line.
@@ -27,11 +34,30 @@ def healthz():
 
 @bp.route("/readyz")
 def readyz():
-    """Answer 200 when the database answers `SELECT 1`, else 503 with the reason."""
-    try:
-        db.session.execute(sa.text("SELECT 1"))
-    except SQLAlchemyError:
-        db.session.rollback()
+    """Answer 200 when the database is there, answers and has every migration; else 503 with the reason."""
+    reason = database_problem()
+    if reason:
         # The exception text can name the host and the user; the reason stays generic.
-        return jsonify(status="unavailable", reason="database unreachable"), 503
+        return jsonify(status="unavailable", reason=reason), 503
     return jsonify(status="ok")
+
+
+def database_problem() -> str | None:
+    """Say what keeps the database from serving: a missing file, no answer, or migrations not yet run."""
+    path = db.engine.url.database if db.engine.dialect.name == "sqlite" else None
+    if path and path != ":memory:" and not (os.path.isfile(path) and os.access(path, os.R_OK | os.W_OK)):
+        return "database file missing or unreadable"  # a pooled connection may still read a file moved away
+    try:
+        version = db.session.scalar(sa.text("SELECT version_num FROM alembic_version"))
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        return "database unreachable" if is_transient(error) else "migrations pending"
+    return None if version == migrations_head(current_app.root_path) else "migrations pending"
+
+
+@cache
+def migrations_head(root_path: str) -> str:
+    """Return the newest revision of the migrations this code ships (read once: it changes only with the code)."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(Path(root_path).parent / "migrations"))
+    return ScriptDirectory.from_config(config).get_current_head()

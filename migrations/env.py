@@ -12,7 +12,6 @@ fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 db = current_app.extensions["migrate"].db
-current_app.config["SQLITE_CREATE_FILE"] = True  # the one place a SQLite database file may be created
 config.set_main_option("sqlalchemy.url", db.engine.url.render_as_string(hide_password=False).replace("%", "%%"))
 
 
@@ -39,7 +38,11 @@ def run_migrations_online():
             context.run_migrations()
 
 
-if context.is_offline_mode():
-    run_migrations_offline()
-else:
-    run_migrations_online()
+creating, current_app.config["SQLITE_CREATE_FILE"] = current_app.config["SQLITE_CREATE_FILE"], True
+try:  # migrations are the one place a SQLite database file may be created
+    if context.is_offline_mode():
+        run_migrations_offline()
+    else:
+        run_migrations_online()
+finally:
+    current_app.config["SQLITE_CREATE_FILE"] = creating

@@ -255,7 +255,7 @@ def test_a_database_outage_is_mailed_and_names_the_user_without_a_query(client, 
     with database_unreachable(app):
         response = client.get("/explore")
 
-    assert response.status_code == 500
+    assert response.status_code == 503  # a database that cannot be reached is a 503, not a 500 (issue 11)
     [mail] = inbox.wait_for(1)
     assert "OperationalError" in mail["Subject"]
     assert f"User:       {user.id}\n" in mail.get_content()  # the id from the session; the name was never loaded

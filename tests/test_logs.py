@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from tests.conftest import config_for_tests
 
+LINE_START = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 LINE = re.compile(
     r"(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (?P<level>[A-Z]+) \[(?P<request_id>[^\]]+)\] "
     r"(?P<logger>[\w.]+): (?P<message>.*) \[in (?P<place>[^\]]+:\d+)\]$"
@@ -102,18 +103,22 @@ def test_json_lines_carry_the_same_fields(client, log_lines):
     assert re.fullmatch(r".+:\d+", error["place"])
 
 
-def test_an_error_storm_writes_every_occurrence_but_each_traceback_once(client, log_lines):
-    for _ in range(50):
-        client.get("/divide")
+def test_an_error_storm_writes_the_fault_once_and_a_compact_line_per_repeat_apart(app, client, log_lines):
+    responses = [client.get("/divide") for _ in range(50)]
     client.get("/other")
 
     lines = log_lines()
-    occurrences = [line for line in lines if "Exception on /divide" in line]
-    assert len(occurrences) == 50
-    assert all("ZeroDivisionError: division by zero | fingerprint " in line for line in occurrences)
-    assert sum("traceback already logged in this window" in line for line in occurrences) == 49
+    [full] = [line for line in lines if "Exception on /divide" in line]
+    assert "ZeroDivisionError: division by zero | fingerprint " in full
     assert sum(line == "Traceback (most recent call last):" for line in lines) == 2  # one per fault
-    assert len({line.split("fingerprint ")[1].split()[0] for line in occurrences}) == 1
+    fingerprint = full.split("fingerprint ")[1].split()[0]
+    first_time, first_id = LINE.fullmatch(full)["time"], responses[0].headers["X-Request-ID"]
+    repeats = (Path(app.config["LOG_DIR"]) / "microblog-repeats.log").read_text(encoding="utf-8").splitlines()
+    assert repeats == [
+        f"{LINE_START.match(line)[0]} ERROR [{response.headers['X-Request-ID']}] GET /divide 500 "
+        f"repeat of {fingerprint}, first logged at {first_time} [{first_id}]"
+        for line, response in zip(repeats, responses[1:], strict=True)
+    ]
 
 
 def test_a_fault_inside_a_library_is_named_by_the_application_line_that_called_it(app, client, log_lines):
@@ -124,8 +129,10 @@ def test_a_fault_inside_a_library_is_named_by_the_application_line_that_called_i
         client.get(path)
 
     lines = [line for line in log_lines() if "Exception on /parse-" in line]
-    first_a, b, second_a = [line.split("fingerprint ")[1].split()[0] for line in lines]
-    assert first_a == second_a != b
+    first_a, b = [line.split("fingerprint ")[1].split()[0] for line in lines]
+    [second_a] = (Path(app.config["LOG_DIR"]) / "microblog-repeats.log").read_text().splitlines()
+    assert "GET /parse-a 500 repeat of " + first_a in second_a  # the same fault, its full record written once
+    assert first_a != b
 
 
 @settings(LOG_ALL_TRACEBACKS=True)

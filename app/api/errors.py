@@ -8,12 +8,12 @@ errors under /api (404, 405, 413, 429, the 500) reach `problem_response` through
 import json
 
 from flask import Blueprint, current_app
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app.api.problems import problem_for_status, type_url
+from app.database import is_transient, log_unavailable
 from app.extensions import db
 from app.observability.request_id import current_request_id
 
@@ -40,9 +40,7 @@ def unauthorized(detail: str, invalid_token: bool = False) -> ApiError:
 
 def register_error_handlers(bp: Blueprint) -> None:
     bp.register_error_handler(ApiError, handle_api_error)
-    for outage in (OperationalError, PoolTimeoutError):
-        bp.register_error_handler(outage, handle_database_unavailable)
-    bp.register_error_handler(DBAPIError, handle_dbapi_error)
+    bp.register_error_handler(SQLAlchemyError, handle_database_error)
 
 
 def problem(status: int, detail: str, **members):
@@ -77,20 +75,15 @@ def handle_api_error(error: ApiError):
     return response
 
 
-def handle_database_unavailable(error: Exception):
-    """A database that cannot be reached is a 503 the client may retry, not a 500."""
-    current_app.logger.error("Database unavailable for an API request", exc_info=error)
+def handle_database_error(error: SQLAlchemyError):
+    """A busy, unreachable or read-only database is a 503 the client may retry; any other error is a fault (500)."""
+    if not is_transient(error):
+        raise error
     rollback_quietly()
+    log_unavailable(error)
     response = problem(503, "The database cannot be reached for the moment. Nothing was changed; try again shortly.")
-    response.headers["Retry-After"] = str(current_app.config["API_RETRY_AFTER"])
+    response.headers["Retry-After"] = str(current_app.config["DATABASE_RETRY_AFTER"])
     return response
-
-
-def handle_dbapi_error(error: DBAPIError):
-    """A dropped connection (the server went away mid-request) is an outage; any other DBAPI error is a fault."""
-    if error.connection_invalidated:
-        return handle_database_unavailable(error)
-    raise error
 
 
 def rollback_quietly() -> None:

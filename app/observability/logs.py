@@ -1,8 +1,10 @@
 """Log lines an operator can read: UTC time, level, request id, logger, message, place; no secrets.
 
 One rotating file shared safely by every worker process (concurrent-log-handler locks it around
-each write and rotation), or stdout under a process manager; text or JSON lines. During an error
-storm each occurrence still gets its line, but a fault's traceback is written once per window.
+each write and rotation), or stdout under a process manager; text or JSON lines. In an error
+storm a fault's message and traceback are written once per window; each repeat gets one compact
+line in a file of its own (microblog-repeats.log), so an outage of any length cannot rotate away
+the lines that tell how it started.
 """
 
 import json
@@ -14,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from concurrent_log_handler import ConcurrentRotatingFileHandler
-from flask import Flask
+from flask import Flask, has_request_context, request
 from flask.logging import default_handler
 from sqlalchemy.engine import make_url
 
@@ -24,8 +26,8 @@ from app.observability.scrub import known_secrets, request_secrets, scrub_text
 from app.version import __version__
 
 LOG_FILE_NAME = "microblog.log"
+REPEATS_FILE_NAME = "microblog-repeats.log"
 FORMATS = ("text", "json")
-REPEAT_TEXT_MAX = 120  # a repeat's line keeps this much of the first line of its exception's text
 
 # Handlers this module attached, so that building a second app in one process (tests) replaces them.
 _installed: list[tuple[logging.Logger, logging.Handler]] = []
@@ -37,11 +39,18 @@ def configure_logging(app: Flask) -> None:
     remove_installed_handlers()
     if app.debug or (app.testing and not app.config["LOG_IN_TESTS"]):
         return
-    handler, target, problem = output_handler(app.config)
-    handler.setFormatter(make_formatter(app.config))
-    handler.addFilter(RequestIdFilter())
-    handler.addFilter(TracebackGate(app.config["ALERT_WINDOW"], app.config["LOG_ALL_TRACEBACKS"]))
-    install(app.logger, handler)
+    handler, target, problem = output_handler(app.config, LOG_FILE_NAME)
+    handlers = [handler]
+    if isinstance(handler, ConcurrentRotatingFileHandler):
+        repeats, _, _ = output_handler(app.config, REPEATS_FILE_NAME)
+        handler.addFilter(lambda record: not is_repeat(record))
+        repeats.addFilter(is_repeat)
+        handlers.append(repeats)
+    gate = TracebackGate(app.config["ALERT_WINDOW"], app.config["LOG_ALL_TRACEBACKS"])
+    for each in handlers:
+        each.setFormatter(make_formatter(app.config))
+        each.filters[:0] = [RequestIdFilter(), gate]  # before the split: they decide what a repeat is
+        install(app.logger, each)
     app.logger.setLevel(app.config["LOG_LEVEL"])
     if problem:
         app.logger.warning("Cannot write the log file in %s (%s); logging to stderr instead", *problem)
@@ -66,11 +75,11 @@ def remove_installed_handlers() -> None:
         handler.close()
 
 
-def output_handler(config) -> tuple[logging.Handler, str, tuple[str, str] | None]:
+def output_handler(config, file_name: str) -> tuple[logging.Handler, str, tuple[str, str] | None]:
     """Return the handler, a description of where it writes, and why the log file could not be used."""
     if config["LOG_TO_STDOUT"]:
         return logging.StreamHandler(sys.stdout), "stdout", None
-    path = Path(config["LOG_DIR"]) / LOG_FILE_NAME
+    path = Path(config["LOG_DIR"]) / file_name
     try:
         path.parent.mkdir(parents=True, exist_ok=True)  # exist_ok: several workers may start at once
         handler = ConcurrentRotatingFileHandler(
@@ -118,12 +127,19 @@ os.register_at_fork(after_in_child=say_startup)
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamp each record with the id of the request being served (in the thread that logs it)."""
+    """Stamp each record with the request being served (in the thread that logs it): its id, method and path."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = current_request_id()
+        if not hasattr(record, "method") and has_request_context():
+            record.method, record.path = request.method, request.path
         return True
+
+
+def is_repeat(record: logging.LogRecord) -> bool:
+    """Tell whether a record repeats a fault whose full record this window already holds."""
+    return getattr(record, "first_logged", None) is not None
 
 
 class TracebackGate(logging.Filter):
@@ -141,8 +157,10 @@ class TracebackGate(logging.Filter):
         self.lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None and not self.always:
-            record.first_logged = self.first_logged(record_fingerprint(record), record.created, record.request_id)
+        if record.exc_info and record.exc_info[1] is not None and not hasattr(record, "first_logged"):
+            fingerprint, at = record_fingerprint(record), record.created
+            # Once per record, though each handler runs this filter.
+            record.first_logged = None if self.always else self.first_logged(fingerprint, at, record.request_id)
         return True
 
     def first_logged(self, fingerprint: str, now: float, request_id: str) -> tuple[float, str] | None:
@@ -165,6 +183,8 @@ class MicroblogFormatter(logging.Formatter):
         self.secrets = secrets
 
     def fields(self, record: logging.LogRecord) -> dict:
+        if is_repeat(record):
+            return self.repeat_fields(record)
         exc = record.exc_info[1] if record.exc_info else None
         secrets = self.secrets + request_secrets() if exc is not None else self.secrets  # what the user typed, too
         fields = {
@@ -176,17 +196,29 @@ class MicroblogFormatter(logging.Formatter):
             "place": f"{relative_path(record.pathname)}:{record.lineno}",
         }
         if exc is not None:
-            first = getattr(record, "first_logged", None)
-            text = str(exc).partition("\n")[0][:REPEAT_TEXT_MAX] if first else str(exc)  # the SQL only once
-            fields["exception"] = {"type": type(exc).__name__, "message": scrub_text(text, secrets),
-                                   "fingerprint": record_fingerprint(record)}  # fmt: skip
-            if first:
-                fields["repeat_of"] = {"time": utc_timestamp(first[0]), "request_id": first[1]}
-            else:
-                fields["traceback"] = scrub_text(self.formatException(record.exc_info), secrets)
+            fields["exception"] = {
+                "type": type(exc).__name__,
+                "message": scrub_text(str(exc), secrets),
+                "fingerprint": record_fingerprint(record),
+            }
+            fields["traceback"] = scrub_text(self.formatException(record.exc_info), secrets)
         if record.stack_info:
             fields["stack"] = scrub_text(record.stack_info, self.secrets)
         return fields
+
+    def repeat_fields(self, record: logging.LogRecord) -> dict:
+        """The compact record of a repeat: which request, and where the fault's full record is."""
+        first_time, first_request = record.first_logged
+        return {
+            "time": utc_timestamp(record.created),
+            "level": record.levelname,
+            "request_id": record.request_id,
+            "method": getattr(record, "method", "-"),
+            "path": scrub_text(getattr(record, "path", "-"), self.secrets),
+            "status": getattr(record, "status", 500),
+            "fingerprint": record_fingerprint(record),
+            "repeat_of": {"time": utc_timestamp(first_time), "request_id": first_request},
+        }
 
 
 class TextFormatter(MicroblogFormatter):
@@ -194,13 +226,14 @@ class TextFormatter(MicroblogFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = self.fields(record)
-        line = f"{fields['time']} {fields['level']} [{fields['request_id']}] {fields['logger']}: "
-        line += one_line(fields["message"])
+        line = f"{fields['time']} {fields['level']} [{fields['request_id']}] "
+        if repeat := fields.get("repeat_of"):
+            where = f"{fields['method']} {one_line(fields['path'])} {fields['status']}"
+            first = f"first logged at {repeat['time']} [{repeat['request_id']}]"
+            return line + f"{where} repeat of {fields['fingerprint']}, {first}"
+        line += f"{fields['logger']}: {one_line(fields['message'])}"
         if exception := fields.get("exception"):
             line += f" | {exception['type']}: {one_line(exception['message'])} | fingerprint {exception['fingerprint']}"
-            if repeat := fields.get("repeat_of"):
-                line += f" | repeat of {exception['fingerprint']}, first logged at {repeat['time']} "
-                line += f"[{repeat['request_id']}]; traceback already logged in this window"
         line += f" [in {fields['place']}]"
         for block in ("traceback", "stack"):
             if block in fields:

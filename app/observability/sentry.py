@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from app.observability.scrub import known_secrets, scrub_mapping, scrub_text, scrub_url
+from app.observability.scrub import known_secrets, request_secrets, scrub_mapping, scrub_text, scrub_url
 from app.version import __version__
 
 
@@ -20,7 +20,7 @@ def init_sentry(app: Flask) -> None:
         release=f"microblog@{__version__}",
         environment=app.config["SENTRY_ENVIRONMENT"],
         data_collection={"user_info": False},  # no default PII (send_default_pii=False, in the SDK's new terms)
-        before_send=lambda event, hint: scrub_event(event, secrets),
+        before_send=lambda event, hint: scrub_event(event, secrets + request_secrets()),  # what the user typed, too
         before_breadcrumb=lambda crumb, hint: scrub_breadcrumb(crumb, secrets),
     )
 
