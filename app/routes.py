@@ -5,9 +5,10 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.avatars import identicon_svg
+from app.database import is_transient
 from app.extensions import db, limiter
 from app.forms import (
     EMAIL_TAKEN,
@@ -31,7 +32,14 @@ def record_last_seen() -> None:
     if request.blueprint == "health":
         return  # health checks answer without touching the database, cookie or not
     if current_user.is_authenticated and current_user.touch_last_seen(current_app.config["LAST_SEEN_INTERVAL"]):
-        db.session.commit()
+        try:
+            db.session.commit()
+        except SQLAlchemyError as error:
+            if not is_transient(error):
+                raise
+            # "Last seen" can wait: a busy database must not cost the user a page it can still read.
+            db.session.rollback()
+            current_app.logger.info("Last seen not recorded for user %s: the database is busy", current_user.id)
 
 
 def page_number() -> int:

@@ -1,6 +1,8 @@
 """Make the test database really unreachable for a while, and bring it back."""
 
 import os
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,3 +59,27 @@ def postgres_connections_refused(engine: sa.Engine):
         with admin.connect() as connection:
             connection.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
         admin.dispose()
+
+
+LOCK_HOLDER = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")  # the write lock, held until this process is told to go
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextmanager
+def sqlite_write_lock(path: str | Path):
+    """Hold the SQLite file's write lock from another process for the duration of the block."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.stdin.close()  # end of input: the holder exits and SQLite releases the lock
+        holder.wait(10)
+        holder.stdout.close()
