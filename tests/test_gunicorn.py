@@ -16,6 +16,7 @@ from app import create_app
 from app.extensions import db
 from app.models import User
 from tests.conftest import PASSWORD, PASSWORD_HASH, config_for_tests
+from tests.support.schema import migrate_fresh
 from tests.support.servers import GUNICORN, ROOT, free_port, gunicorn
 from tests.support.visitor import CSRF_TOKEN, Visitor
 from tests.support.waiting import wait_for
@@ -46,8 +47,7 @@ def deployment_env(tmp_path) -> dict[str, str]:
 def site_db(tmp_path):
     """Create the tables in the deployment's SQLite file; return a function that adds users."""
     app = create_app(config_for_tests(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'site.db'}"))
-    with app.app_context():
-        db.create_all()
+    migrate_fresh(app)
 
     def add_users(*names: str) -> None:
         with app.app_context():

@@ -22,6 +22,7 @@ from app.models import Post, User
 from bench.site import worker_pids
 from config import database_url
 from tests.conftest import PASSWORD, PASSWORD_HASH, config_for_tests
+from tests.support.schema import drop_schema, migrate_fresh
 from tests.support.servers import Server, gunicorn
 from tests.support.smtp import smtp_server
 from tests.support.visitor import Visitor
@@ -66,13 +67,9 @@ def site_database(tmp_path_factory) -> SiteDatabase:
     folder = tmp_path_factory.mktemp("database")
     url = database_url(os.environ.get("TEST_DATABASE_URL"), f"sqlite:///{folder / 'site.db'}")
     app = create_app(config_for_tests(folder, SQLALCHEMY_DATABASE_URI=url))
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
+    migrate_fresh(app)
     yield SiteDatabase(url, app)
-    with app.app_context():
-        db.drop_all()
-        db.engine.dispose()
+    drop_schema(app)
 
 
 def record_lines(text: str) -> list[str]:
@@ -81,13 +78,15 @@ def record_lines(text: str) -> list[str]:
 
 
 class LogFile:
-    """The app's log file (LOG_DIR/microblog.log) as an operator reads it."""
+    """The app's log (LOG_DIR/microblog.log, and microblog-repeats.log beside it) as an operator reads it."""
 
     def __init__(self, path: Path):
         self.path = path
+        self.repeats_path = path.with_name("microblog-repeats.log")
 
     def text(self) -> str:
-        return self.path.read_text(encoding="utf-8", errors="replace") if self.path.is_file() else ""
+        files = [path for path in (self.path, self.repeats_path) if path.is_file()]
+        return "".join(path.read_text(encoding="utf-8", errors="replace") for path in files)
 
     def records(self) -> list[str]:
         return record_lines(self.text())
