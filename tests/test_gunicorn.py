@@ -86,6 +86,21 @@ def test_access_log_carries_the_request_id_and_leaves_out_health_checks(tmp_path
     assert "/healthz" not in output and "/readyz" not in output
 
 
+def test_readyz_tells_the_database_file_is_gone_and_no_worker_creates_an_empty_one(tmp_path, deployment_env, site_db):
+    database = tmp_path / "site.db"
+    with gunicorn(tmp_path, deployment_env, workers=2) as server:
+        visitor = Visitor(server.url)
+        assert visitor.get("/readyz").status == 200  # one worker holds a connection to the file from now on
+        database.rename(tmp_path / "moved-away.db")
+        ready = [visitor.get("/readyz") for _ in range(4)]  # both workers: with a pooled connection or without
+        pages = [visitor.get("/explore").status for _ in range(4)]
+
+    assert {answer.status for answer in ready} == {503}
+    assert all("database file missing or unreadable" in answer.body for answer in ready)
+    assert 500 not in pages
+    assert not database.exists()  # before: SQLite made an empty 4 KB database here, and /readyz said 200
+
+
 def test_sqlite_stores_200_concurrent_posts_from_4_workers(tmp_path, deployment_env, site_db):
     names = [f"writer{n}" for n in range(20)]
     site_db(*names)

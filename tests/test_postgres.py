@@ -19,7 +19,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Post, User
 from config import database_url
-from tests.conftest import PASSWORD_HASH, config_for_tests
+from tests.conftest import PASSWORD, PASSWORD_HASH, config_for_tests
 from tests.support.servers import gunicorn
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
@@ -147,3 +147,29 @@ def test_requests_in_flight_get_the_503_page_and_the_next_ones_succeed(tmp_path,
         assert "terminating connection" not in page and "psycopg" not in page and "SELECT" not in page
     assert after == [200] * 10
     assert "Worker timeout" not in output
+
+
+def set_read_only(url: str, read_only: bool) -> None:
+    """Make the database refuse writes (as a standby or a full disk would), then drop its sessions to apply it."""
+    setting = "SET default_transaction_read_only = on" if read_only else "RESET default_transaction_read_only"
+    with admin_connection() as admin:
+        admin.execute(f'ALTER DATABASE "{make_url(url).database}" {setting}')
+    terminate_backends(url)
+
+
+def test_a_read_only_database_is_a_503_that_gives_back_the_post(client_on, seeded):
+    client = client_on()
+    client.post("/login", data={"username": "ann", "password": PASSWORD})
+    typed = "Written while the database refuses writes"
+
+    set_read_only(seeded, True)
+    refused = client.post("/", data={"post": typed}, headers=HTML)
+    set_read_only(seeded, False)
+    resent = client.post("/", data={"post": typed}, headers=HTML)
+
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+    assert "nothing was saved" in page and typed in page
+    assert resent.status_code == 302
+    with psycopg.connect(make_url(seeded).set(drivername="postgresql").render_as_string(False)) as connection:
+        assert connection.execute("SELECT count(*) FROM post WHERE body = %s", [typed]).fetchone()[0] == 1

@@ -9,8 +9,10 @@ import pytest
 import sentry_sdk
 
 from app import create_app
+from app.extensions import db
 from tests.conftest import config_for_tests
 from tests.support.faulty_views import add_faulty_views
+from tests.support.outages import sqlite_write_lock
 from tests.support.secrets import PLANTED_DB_PASSWORD, PLANTED_PASSWORD, PLANTED_TOKEN
 
 
@@ -85,3 +87,27 @@ def test_without_a_dsn_nothing_is_initialised(tmp_path):
     create_app(config_for_tests(tmp_path))
 
     assert not sentry_sdk.get_client().is_active(), "init_sentry started a Sentry client without a DSN"
+
+
+def test_a_database_error_reaches_sentry_without_the_typed_password_or_any_hash(tmp_path, collector):
+    database = tmp_path / "sentry.db"
+    dsn = f"http://public0key@127.0.0.1:{collector.server_port}/42"
+    settings = {"SENTRY_DSN": dsn, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}", "SQLITE_BUSY_TIMEOUT_MS": 200}
+    app = create_app(config_for_tests(tmp_path, **settings))
+    with app.app_context():
+        db.create_all()
+    typed = {"username": "leaky", "email": "leaky@example.org", "password": PLANTED_PASSWORD}
+    try:
+        with sqlite_write_lock(database):  # the INSERT waits, then fails with its values in SQLAlchemy's text
+            response = app.test_client().post("/register", data={**typed, "password2": PLANTED_PASSWORD})
+        sentry_sdk.flush(timeout=10)
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.get_global_scope().set_client(None)
+
+    assert response.status_code == 503
+    everything = "\n".join(collector.envelopes)
+    assert "database is locked" in everything  # the event is there, with the real error
+    for leak in (PLANTED_PASSWORD, "scrypt:", "pbkdf2:"):
+        at = everything.find(leak)
+        assert at < 0, everything[max(0, at - 300) : at + 100]

@@ -50,6 +50,10 @@ def scrub_event(event: dict, secrets: list[str]) -> dict:
 
 
 def scrub_breadcrumb(crumb: dict, secrets: list[str]) -> dict:
+    """Mask a breadcrumb's text, and drop the values of SQL statements (emails, password hashes)."""
     if crumb.get("message"):
         crumb["message"] = scrub_text(crumb["message"], secrets)
+    if isinstance(crumb.get("data"), dict):
+        crumb["data"].pop("db.params", None)  # the SDK's SQLAlchemy integration records each statement's values
+        crumb["data"] = scrub_mapping(crumb["data"])
     return crumb
