@@ -26,17 +26,27 @@ def render(rows: dict, memory_mb: dict, args: argparse.Namespace, machine: str, 
 def results_table(rows: dict) -> list[str]:
     bare = rows["bare"].result.rate
     lines = [
-        "| page | req/s | p50 ms | p99 ms | × bare | log bytes | mails | wrong answers |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| page | req/s | p50 ms | p99 ms | × bare | log bytes | log B/req | log per 10 s | mails | wrong answers |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows.values():
         r = row.result
         mails = "" if row.mails is None else str(row.mails)
         lines.append(
             f"| {row.name} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.rate / bare:.2f} "
-            f"| {row.log_bytes:,} | {mails} | {r.unexpected} |"
+            f"| {row.log_bytes:,} | {per_request(row):.0f} | {per_10s(row) / MB:.2f} MB | {mails} | {r.unexpected} |"
         )
     return lines
+
+
+def per_request(row) -> float:
+    """Log bytes written per request of the row (for an error storm: per failing request)."""
+    return row.log_bytes / row.result.requests if row.result.requests else 0.0
+
+
+def per_10s(row) -> float:
+    """Log bytes written per 10 s of load at the row's rate."""
+    return row.log_bytes / row.result.seconds * 10 if row.result.seconds else 0.0
 
 
 def targets(rows: dict, memory_mb: dict) -> list[tuple[str, str, bool]]:
@@ -70,6 +80,14 @@ def error_checks(rows: dict) -> list[tuple[str, str, bool]]:
         ("storm, black-hole relay: at least 0.5 of the 404 rate", f"{hole_share:.2f}", hole_share >= 0.5),
         ("storm, black-hole relay: p99 under 100 ms", f"{hole.p99_ms:.1f} ms", hole.p99_ms < 100),
         ("at most 2 alert mails for the whole storm (working relay)", f"{mails} mails", mails <= 2),
+        *[
+            (
+                f"{rows[key].name}: under 1 MB of log per 10 s",
+                f"{per_10s(rows[key]) / MB:.2f} MB",
+                per_10s(rows[key]) < MB,
+            )
+            for key in ("storm_relay", "storm_hole")
+        ],
     ]
 
 
