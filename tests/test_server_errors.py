@@ -1,4 +1,4 @@
-"""The 500 page holds when the database is the fault, and when even its template fails."""
+"""The error pages hold when the database is the fault (a 503 since issue 11), and when even a template fails."""
 
 import re
 
@@ -24,36 +24,46 @@ def assert_styled_500(response):
     return page
 
 
-def test_logged_in_user_gets_the_500_page_while_the_database_is_down(client, auth, make_user):
+def assert_styled_503(response):
+    """The page for a database that cannot be reached: in the site's look, with its reference and Retry-After."""
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert 'class="navbar-brand"' in page and "The site is busy" in page
+    assert response.headers["X-Request-ID"] in page
+    return page
+
+
+def test_logged_in_user_gets_the_503_page_while_the_database_is_down(client, auth, make_user):
     user = make_user()
     auth.login(user)
     assert client.get("/").status_code == 200
     with database_unreachable(client.application):
-        page = assert_styled_500(client.get("/"))
+        page = assert_styled_503(client.get("/"))
         assert user.username not in page  # the page did not try to load the user
-        assert_styled_500(client.get("/explore", headers={"Accept": "text/html"}))
+        assert_styled_503(client.get("/explore", headers={"Accept": "text/html"}))
         json_response = client.get("/explore", headers={"Accept": "application/json"})
-        assert json_response.status_code == 500 and json_response.get_json()["code"] == 500
+        assert json_response.status_code == 503 and json_response.get_json()["code"] == 503
     # The database is back: the next request works, with no restart.
     response = client.get("/")
     assert response.status_code == 200 and user.username in response.get_data(as_text=True)
 
 
-def test_the_500_page_for_a_logged_in_user_is_the_template_not_the_fallback_while_the_database_is_down(
+def test_the_503_page_for_a_logged_in_user_is_the_template_not_the_fallback_while_the_database_is_down(
     client, auth, make_user, caplog
 ):
-    # Flask-Login's template context loads the user from the database; the 500 page must not let it.
+    # Flask-Login's template context loads the user from the database; the error page must not let it.
     auth.login(make_user())
     with database_unreachable(client.application):
-        page = assert_styled_500(client.get("/"))
-    assert "Error 500" in page  # in 500.html, not in the static fallback
+        page = assert_styled_503(client.get("/"))
+    assert "Error 503" in page  # in database_busy.html, not in the static fallback
     assert "The 500 page failed to render" not in caplog.text
 
 
-def test_login_while_the_database_is_down_is_a_500_then_works(client, make_user):
+def test_login_while_the_database_is_down_is_a_503_then_works(client, make_user):
     user = make_user()
     with database_unreachable(client.application):
-        assert_styled_500(client.post("/login", data={"username": user.username, "password": PASSWORD}))
+        page = assert_styled_503(client.post("/login", data={"username": user.username, "password": PASSWORD}))
+    assert user.username in page and PASSWORD not in page  # the name comes back; the password is typed again
     response = client.post("/login", data={"username": user.username, "password": PASSWORD})
     assert response.status_code == 302
 
