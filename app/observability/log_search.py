@@ -1,0 +1,185 @@
+"""Find a request's records in the log files: the app's (text or JSON, rotated, gzipped) and gunicorn's access log.
+
+Fast on large logs because the files are searched as bytes (memory-mapped, `bytes.find` for the id)
+and only the records around a hit are parsed. A text record is its header line plus the lines
+that follow until the next line starting with a timestamp (a traceback); a JSON record is a line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import mmap
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RECORD_START = re.compile(rb"\n(?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
+STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+TEXT_HEADER = re.compile(r"^(\S+) (\w+) \[([^\]]*)\] ")
+TEXT_FINGERPRINT = re.compile(r"\| fingerprint ([0-9a-f]{12})")
+GATED = "traceback already logged in this window"
+
+
+@dataclass
+class LogRecord:
+    """One record found in a log file."""
+
+    path: Path
+    line: int
+    text: str  # as an operator reads it: the text line (and traceback), or a JSON record laid out the same way
+    request_id: str = "-"
+    fingerprint: str | None = None
+    has_traceback: bool = False
+    access: bool = False
+
+
+@dataclass
+class Search:
+    """What `find` turned up for one request id."""
+
+    request_id: str
+    files: list[Path]
+    records: list[LogRecord] = field(default_factory=list)
+    tracebacks: dict[str, LogRecord] = field(default_factory=dict)  # fingerprint -> where its traceback is
+
+    def fingerprints(self) -> list[str]:
+        return list(dict.fromkeys(record.fingerprint for record in self.records if record.fingerprint))
+
+    def gated(self) -> list[str]:
+        """Return the fingerprints whose traceback this request's records leave out."""
+        shown = {record.fingerprint for record in self.records if record.has_traceback}
+        return [fingerprint for fingerprint in self.fingerprints() if fingerprint not in shown]
+
+
+def rotated_files(path: Path) -> list[Path]:
+    """Return `path` and its rotated siblings (path.1, path.2.gz, ...), oldest first."""
+
+    def age(candidate: Path) -> int:
+        suffix = candidate.name[len(path.name) :].removesuffix(".gz").lstrip(".")
+        return int(suffix) if suffix.isdigit() else 0
+
+    siblings = [p for p in path.parent.glob(path.name + "*") if p == path or age(p) > 0] if path.parent.is_dir() else []
+    return sorted(siblings, key=age, reverse=True)
+
+
+@contextmanager
+def contents(path: Path) -> Iterator[bytes | mmap.mmap]:
+    """Yield the file's bytes: memory-mapped when plain, decompressed when gzipped."""
+    if path.suffix == ".gz":
+        with gzip.open(path) as compressed:
+            yield compressed.read()
+        return
+    with path.open("rb") as file:
+        if path.stat().st_size == 0:
+            yield b""
+            return
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            yield mapped
+
+
+def find_request(request_id: str, app_logs: list[Path], access_logs: list[Path]) -> Search:
+    """Return every record that names `request_id`, and where the traceback of each of its faults was written."""
+    search = Search(request_id, app_logs + access_logs)
+    needle = request_id.encode()
+    for path in app_logs:
+        with contents(path) as data:
+            search.records += [parse(path, data, start, end) for start, end in hits(data, needle)]
+    for path in access_logs:
+        with contents(path) as data:
+            for start, end in line_hits(data, needle):
+                text = bytes(data[start:end]).decode("utf-8", "replace")
+                search.records.append(LogRecord(path, line_number(data, start), text, request_id, access=True))
+    for fingerprint in search.gated():
+        if located := latest_traceback(fingerprint, app_logs):
+            search.tracebacks[fingerprint] = located
+    return search
+
+
+def hits(data, needle: bytes) -> Iterator[tuple[int, int]]:
+    """Yield (start, end) of each record holding `needle`, once per record."""
+    position = data.find(needle)
+    while position != -1:
+        start, end = record_bounds(data, position)
+        yield start, end
+        position = data.find(needle, end)
+
+
+def line_hits(data, needle: bytes) -> Iterator[tuple[int, int]]:
+    position = data.find(needle)
+    while position != -1:
+        start = data.rfind(b"\n", 0, position) + 1
+        end = data.find(b"\n", position)
+        end = len(data) if end == -1 else end
+        yield start, end
+        position = data.find(needle, end)
+
+
+def record_bounds(data, position: int) -> tuple[int, int]:
+    """Return the start and end of the record around `position`."""
+    start = data.rfind(b"\n", 0, position) + 1
+    if data[start : start + 1] == b"{":  # a JSON line is a record
+        end = data.find(b"\n", position)
+        return start, len(data) if end == -1 else end
+    while start > 0 and not STAMP.match(data, start):  # a traceback line: its record starts further up
+        start = data.rfind(b"\n", 0, start - 1) + 1
+    following = RECORD_START.search(data, position)
+    return start, following.start() if following else len(data)
+
+
+def line_number(data, position: int) -> int:
+    return data.count(b"\n", 0, position) + 1
+
+
+def parse(path: Path, data, start: int, end: int) -> LogRecord:
+    raw = bytes(data[start:end]).decode("utf-8", "replace").rstrip("\n")
+    record = LogRecord(path, line_number(data, start), raw)
+    if raw.startswith("{"):
+        return from_json(record, raw)
+    if header := TEXT_HEADER.match(raw):
+        record.request_id = header.group(3)
+    first_line = raw.split("\n", 1)[0]
+    if found := TEXT_FINGERPRINT.search(first_line):
+        record.fingerprint = found.group(1)
+        record.has_traceback = GATED not in first_line and "\n" in raw
+    return record
+
+
+def from_json(record: LogRecord, raw: str) -> LogRecord:
+    """Lay a JSON record out as the text format does, so that both read alike."""
+    try:
+        fields = json.loads(raw)
+    except ValueError:
+        return record  # a line cut by a crash: shown as it is
+    record.request_id = fields.get("request_id", "-")
+    line = f"{fields.get('time')} {fields.get('level')} [{record.request_id}] {fields.get('logger')}: "
+    line += str(fields.get("message", ""))
+    if exception := fields.get("exception"):
+        record.fingerprint = exception.get("fingerprint")
+        line += f" | {exception.get('type')}: {exception.get('message')} | fingerprint {record.fingerprint}"
+        if "traceback" not in fields:
+            line += f" | {GATED}"
+    line += f" [in {fields.get('place')}]"
+    if "traceback" in fields:
+        record.has_traceback = True
+        line += "\n" + fields["traceback"].rstrip("\n")
+    record.text = line
+    return record
+
+
+def latest_traceback(fingerprint: str, app_logs: list[Path]) -> LogRecord | None:
+    """Return the newest record of `fingerprint` that carries its traceback."""
+    for path in reversed(app_logs):
+        with contents(path) as data:
+            found = [parse(path, data, start, end) for start, end in fingerprint_hits(data, fingerprint)]
+        with_traceback = [record for record in found if record.fingerprint == fingerprint and record.has_traceback]
+        if with_traceback:
+            return with_traceback[-1]
+    return None
+
+
+def fingerprint_hits(data, fingerprint: str) -> Iterator[tuple[int, int]]:
+    for needle in (f"| fingerprint {fingerprint}".encode(), f'"fingerprint": "{fingerprint}"'.encode()):
+        yield from hits(data, needle)
