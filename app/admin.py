@@ -7,17 +7,18 @@ only "who is an admin" needs the database, and while it is down the page answers
 import time
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ServiceUnavailable
 
+from app.errors import leave_user_unloaded
 from app.extensions import db
-from app.forms import EmptyForm, MuteForm
+from app.forms import EmptyForm
 from app.observability.faults import NoSuchFault, all_faults, fault_store, hourly_counts, mute, resolve, unmute
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-MUTE_SECONDS = {"1h": 3600, "1d": 86400, "1w": 7 * 86400}
+MUTE_CHOICES = {"1h": ("1 hour", 3600), "1d": ("1 day", 86400), "1w": ("1 week", 7 * 86400)}
 SPARK_WIDTH, SPARK_HEIGHT = 120, 24
 
 
@@ -28,6 +29,7 @@ def admins_only() -> None:
         allowed = current_user.is_authenticated and current_user.is_admin
     except SQLAlchemyError:
         db.session.rollback()
+        leave_user_unloaded()  # the 503 page must not try again
         current_app.logger.warning("/admin cannot tell who is an admin: the database is unreachable")
         raise ServiceUnavailable(retry_after=current_app.config["API_RETRY_AFTER"]) from None
     if not allowed:
@@ -53,7 +55,7 @@ def errors():
     rows = [(fault, fault.state(now), hourly_counts(fault, now)) for fault in faults]
     spark = {"width": SPARK_WIDTH, "height": SPARK_HEIGHT, "points": sparkline_points}
     return render_template(
-        "admin/errors.html", title="Errors", rows=rows, spark=spark, mute_form=MuteForm(), utc_time=utc_time
+        "admin/errors.html", title="Errors", rows=rows, spark=spark, mute_choices=MUTE_CHOICES, utc_time=utc_time
     )
 
 
@@ -74,12 +76,10 @@ def change_fault(change, fingerprint: str, done: str, **options):
 
 @bp.route("/errors/<fingerprint>/mute", methods=["POST"])
 def mute_fault(fingerprint: str):
-    form = MuteForm()
-    seconds = MUTE_SECONDS.get(form.duration.data)
+    label, seconds = MUTE_CHOICES.get(request.form.get("duration", ""), (None, None))
     if seconds is None:
         abort(400)
-    done = "Fault {fingerprint} is muted for " + dict(form.duration.choices)[form.duration.data] + "."
-    return change_fault(mute, fingerprint, done, until=time.time() + seconds)
+    return change_fault(mute, fingerprint, f"Fault {{fingerprint}} is muted for {label}.", until=time.time() + seconds)
 
 
 @bp.route("/errors/<fingerprint>/unmute", methods=["POST"])

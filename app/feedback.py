@@ -9,12 +9,14 @@ it), so feedback works when the database is the fault.
 from flask import Blueprint, Flask, abort, current_app, render_template
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from app.errors import leave_user_unloaded
 from app.extensions import limiter
 from app.forms import FeedbackForm
 from app.observability.faults import add_feedback, fault_store, request_fault
 from app.observability.request_id import current_request_id
 
 bp = Blueprint("feedback", __name__)
+bp.before_request(leave_user_unloaded)  # its pages never load the user: the database may be what failed
 REFERENCE_MAX_AGE = 86400  # a 500 page left open for a day can still send its feedback
 
 

@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
 
 from app.extensions import db
@@ -93,8 +93,3 @@ class FeedbackForm(SiteForm):
         "What were you doing when this happened?", validators=[DataRequired(), Length(max=FEEDBACK_MAX)]
     )
     submit = SubmitField("Send")
-
-
-class MuteForm(FlaskForm):
-    duration = SelectField("Mute for", choices=[("1h", "1 hour"), ("1d", "1 day"), ("1w", "1 week")], default="1h")
-    submit = SubmitField("Mute")

@@ -281,7 +281,8 @@ class AlertThrottle:
     def _write(self, ledger: Ledger, batches: list[Fault]) -> None:
         for known in batches:  # a fault decided by the other store meanwhile is added here
             fault = ledger.faults.setdefault(known.fingerprint, known.blank())
-            fault.fold_repeats_of(known)
+            if not fault.quiet(known.repeats_until):  # a muted or resolved fault's repeats make no follow-up
+                fault.fold_repeats_of(known)
             fault.occurred(known.repeats, known.repeats_until, known.request_ids, self.release)
 
     def _claim(self, ledger: Ledger, now: float) -> list[Fault]:
