@@ -86,12 +86,14 @@ def find_request(request_id: str, app_logs: list[Path], access_logs: list[Path])
     needle = request_id.encode()
     for path in app_logs:
         with contents(path) as data:
-            search.records += [parse(path, data, start, end) for start, end in hits(data, needle)]
+            lines = LineCounter(data)
+            search.records += [parse(path, data, start, end, lines) for start, end in hits(data, needle)]
     for path in access_logs:
         with contents(path) as data:
+            lines = LineCounter(data)
             for start, end in line_hits(data, needle):
                 text = bytes(data[start:end]).decode("utf-8", "replace")
-                search.records.append(LogRecord(path, line_number(data, start), text, request_id, access=True))
+                search.records.append(LogRecord(path, lines.at(start), text, request_id, access=True))
     for fingerprint in search.gated():
         if located := latest_traceback(fingerprint, app_logs):
             search.tracebacks[fingerprint] = located
@@ -129,13 +131,23 @@ def record_bounds(data, position: int) -> tuple[int, int]:
     return start, following.start() if following else len(data)
 
 
-def line_number(data, position: int) -> int:
-    return data.count(b"\n", 0, position) + 1
+class LineCounter:
+    """Line numbers of increasing positions in one file, counting each stretch of it once."""
+
+    def __init__(self, data):
+        self.data, self.position, self.line = data, 0, 1
+
+    def at(self, position: int) -> int:
+        if position < self.position:
+            self.position, self.line = 0, 1
+        self.line += bytes(self.data[self.position : position]).count(b"\n")
+        self.position = position
+        return self.line
 
 
-def parse(path: Path, data, start: int, end: int) -> LogRecord:
+def parse(path: Path, data, start: int, end: int, lines: LineCounter) -> LogRecord:
     raw = bytes(data[start:end]).decode("utf-8", "replace").rstrip("\n")
-    record = LogRecord(path, line_number(data, start), raw)
+    record = LogRecord(path, lines.at(start), raw)
     if raw.startswith("{"):
         return from_json(record, raw)
     if header := TEXT_HEADER.match(raw):
@@ -173,7 +185,8 @@ def latest_traceback(fingerprint: str, app_logs: list[Path]) -> LogRecord | None
     """Return the newest record of `fingerprint` that carries its traceback."""
     for path in reversed(app_logs):
         with contents(path) as data:
-            found = [parse(path, data, start, end) for start, end in fingerprint_hits(data, fingerprint)]
+            lines = LineCounter(data)
+            found = [parse(path, data, start, end, lines) for start, end in fingerprint_hits(data, fingerprint)]
         with_traceback = [record for record in found if record.fingerprint == fingerprint and record.has_traceback]
         if with_traceback:
             return with_traceback[-1]
