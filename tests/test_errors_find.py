@@ -28,7 +28,7 @@ def get(url: str) -> str:
 
 @pytest.fixture(scope="module", params=["text", "json"])
 def served(request, tmp_path_factory):
-    """Run gunicorn (2 workers, rotating at 2.5 kB) through failing and missing pages; return (folder, ids)."""
+    """Run gunicorn (2 workers, rotating at 1.2 kB) through failing and missing pages; return (folder, ids)."""
     folder = tmp_path_factory.mktemp(f"find-{request.param}")
     with smtp_server() as (inbox, port):
         env = {
@@ -38,7 +38,7 @@ def served(request, tmp_path_factory):
             "DEMO_ERRORS": "1",
             "LOG_DIR": str(folder / "logs"),
             "LOG_FORMAT": request.param,
-            "LOG_MAX_BYTES": "2500",
+            "LOG_MAX_BYTES": "1200",
             "ACCESS_LOG": str(folder / "access.log"),
             "MAIL_SERVER": "127.0.0.1",
             "MAIL_PORT": str(port),

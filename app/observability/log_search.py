@@ -194,5 +194,8 @@ def latest_traceback(fingerprint: str, app_logs: list[Path]) -> LogRecord | None
 
 
 def fingerprint_hits(data, fingerprint: str) -> Iterator[tuple[int, int]]:
-    for needle in (f"| fingerprint {fingerprint}".encode(), f'"fingerprint": "{fingerprint}"'.encode()):
+    """Yield the records of `fingerprint` that carry a traceback, told apart as bytes (a gated line says so)."""
+    text = f"| fingerprint {fingerprint} [in ".encode()  # a gated line has "| traceback already logged" here
+    json_line = f'"fingerprint": "{fingerprint}"}}, "traceback": '.encode()
+    for needle in (text, json_line):
         yield from hits(data, needle)
