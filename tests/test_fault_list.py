@@ -199,15 +199,15 @@ def feedback_from(page: str, text: str) -> dict:
 def test_feedback_sent_while_the_database_is_down_reaches_the_fault_and_its_next_mail(feedback_app, smtp):
     inbox = smtp[0]
     client = feedback_app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = "1"  # logged in: every page would load the user from the database
 
     with database_unreachable(feedback_app):
-        failed = client.get("/explore")
-        client.get("/explore")
+        failed = client.get("/boom")
+        client.get("/boom")
         page = failed.get_data(as_text=True)
         assert failed.status_code == 500 and "What were you doing when this happened?" in page
         inbox.wait_for(1)
+        with client.session_transaction() as session:
+            session["_user_id"] = "1"  # logged in: any page that loaded the user would fail now
         thanks = client.post("/feedback", data=feedback_from(page, "Scrolling explore; password=hunter2 was typed"))
         fault = feedback_app.test_cli_runner().invoke(args=["errors", "list", "--json"]).output
 
