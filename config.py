@@ -86,6 +86,11 @@ class Config:
     ALERT_STATE_URL = os.environ.get("ALERT_STATE_URL", "")  # redis://...; empty: a SQLite file on this host
     ALERT_STATE_PATH = os.environ.get("ALERT_STATE_PATH", "")  # empty: instance/alert-state.sqlite3
     ALERT_STATE_PREFIX = os.environ.get("ALERT_STATE_PREFIX", "microblog:alerts:")
+    # The operator's side (issue 16): the release faults are seen in (empty: app/version.py), where gunicorn
+    # writes its access log when not to stdout (read by `flask errors find`), and the 500 page's feedback form.
+    RELEASE = os.environ.get("RELEASE", "")
+    ACCESS_LOG = os.environ.get("ACCESS_LOG", "")
+    FEEDBACK_RATE_LIMIT = os.environ.get("FEEDBACK_RATE_LIMIT") or "5 per minute;30 per hour"
     SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
     SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT") or ENV_NAME
 

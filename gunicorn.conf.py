@@ -52,7 +52,7 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE") or 5)  # behind nginx, whic
 
 logger_class = HealthQuietLogger
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL") or "info"
-accesslog = "-"  # stdout, for the process manager or the log collector
+accesslog = os.environ.get("ACCESS_LOG") or "-"  # stdout, for the process manager or the log collector
 errorlog = "-"  # stderr
 # The combined log format plus the time taken and the request id the app returns in X-Request-ID.
 access_log_format = (

@@ -5,7 +5,8 @@ from typing import Any
 
 from flask import Flask
 
-from app import cli, database, demo, errors, input_checks, templating
+from app import cli, database, demo, errors, feedback, input_checks, templating
+from app.admin import bp as admin_bp
 from app.api import bp as api_bp
 from app.extensions import bootstrap, csrf, db, login, migrate
 from app.health import bp as health_bp
@@ -32,6 +33,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(main_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
+    feedback.init_app(app)
     init_security(app)
     demo.init_app(app)
     errors.register_error_handlers(app)

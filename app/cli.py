@@ -1,4 +1,4 @@
-"""Command-line tools: `flask seed` fills the database with demo content."""
+"""Command-line tools: `flask seed` fills the database with demo content; `flask users admin NAME`."""
 
 import random
 from datetime import timedelta
@@ -6,7 +6,7 @@ from datetime import timedelta
 import click
 import sqlalchemy as sa
 from flask import Flask
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
@@ -19,8 +19,26 @@ WORDS = (
 ).split()
 
 
+users_cli = AppGroup("users", help="Manage users.")
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(seed)
+    app.cli.add_command(users_cli)
+
+
+@users_cli.command("admin")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="Take the admin right away instead.")
+def make_admin(username: str, revoke: bool) -> None:
+    """Let a user see /admin/errors (or, with --revoke, no longer)."""
+    person = db.session.scalar(sa.select(User).where(User.username == username))
+    if person is None:
+        raise click.ClickException(f"No user named {username!r}.")
+    person.is_admin = not revoke
+    db.session.commit()
+    click.echo(f"{person.username} is {'no longer ' if revoke else ''}an admin: /admin/errors is "
+               f"{'a 404' if revoke else 'open'} to them.")  # fmt: skip
 
 
 @click.command()

@@ -2,11 +2,12 @@
 
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
 
 from app.extensions import db
 from app.models import ABOUT_ME_MAX, EMAIL_MAX, POST_MAX, USERNAME_MAX, User
+from app.observability.faults import FEEDBACK_MAX
 
 PASSWORD_MAX = 128
 USERNAME_TAKEN = "This username is taken. Please choose another one."
@@ -82,3 +83,13 @@ class EmptyForm(SiteForm):
     """A form with only a CSRF token, for buttons that change state (follow, unfollow)."""
 
     submit = SubmitField("Submit")
+
+
+class FeedbackForm(SiteForm):
+    """Under the 500 page's reference: what the user was doing. `reference` names the request and its fault, signed."""
+
+    reference = HiddenField()
+    text = TextAreaField(
+        "What were you doing when this happened?", validators=[DataRequired(), Length(max=FEEDBACK_MAX)]
+    )
+    submit = SubmitField("Send")

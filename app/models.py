@@ -61,6 +61,8 @@ class User(UserMixin, db.Model):
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
     about_me: so.Mapped[str | None] = so.mapped_column(sa.String(ABOUT_ME_MAX))
     last_seen: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, default=utcnow)
+    # Sees /admin/errors; set with `flask users admin NAME`.
+    is_admin: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
 
     posts: so.WriteOnlyMapped[Post] = so.relationship(back_populates="author", passive_deletes=True)
     following: so.WriteOnlyMapped[User] = so.relationship(

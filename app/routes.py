@@ -29,8 +29,10 @@ bp = Blueprint("main", __name__)
 
 @bp.before_app_request
 def record_last_seen() -> None:
-    if request.blueprint == "health":
-        return  # health checks answer without touching the database, cookie or not
+    if request.blueprint in ("health", "feedback", "admin"):
+        # Health checks and the 500 page's feedback answer without the database, cookie or not;
+        # the admin pages load the user themselves and answer 503 when the database is down.
+        return
     if current_user.is_authenticated and current_user.touch_last_seen(current_app.config["LAST_SEEN_INTERVAL"]):
         try:
             db.session.commit()

@@ -7,16 +7,17 @@ never the other way.
 from flask import Flask
 
 from app.observability.alerts import init_alerts
-from app.observability.cli import alerts_cli
+from app.observability.cli import alerts_cli, errors_cli
 from app.observability.logs import configure_logging
 from app.observability.request_id import init_request_id
 from app.observability.sentry import init_sentry
 
 
 def init_observability(app: Flask) -> None:
-    """Give every request an id; attach the log file, the alert mails and Sentry; add `flask alerts`."""
+    """Give every request an id; attach the log file, alert mails and Sentry; add `flask alerts` and `flask errors`."""
     configure_logging(app)
     init_request_id(app)
     init_alerts(app)
     init_sentry(app)
     app.cli.add_command(alerts_cli)
+    app.cli.add_command(errors_cli)

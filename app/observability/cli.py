@@ -1,11 +1,21 @@
-"""`flask alerts test`: send a test alert through the same mail and SMTP transport as real alerts."""
+"""`flask alerts test`: send a test alert through the same mail and SMTP transport as real alerts.
 
+`flask errors`: find a request in the logs by its id; list, show, mute and resolve the faults. They
+read the alert state and the log files only, never the application database, so they work while the
+database is the fault.
+"""
+
+import json
 import logging
+import os
+import re
 import smtplib
 import socket
 import ssl
 import sys
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -14,8 +24,22 @@ from flask.cli import AppGroup
 from app.observability.alerts import mail_handler
 from app.observability.alerts.mail import AlertMailHandler, capture
 from app.observability.alerts.throttle import Fault
+from app.observability.faults import (
+    NoSuchFault,
+    all_faults,
+    as_dict,
+    fault_store,
+    find_fault,
+    hourly_counts,
+    mute,
+    resolve,
+    unmute,
+)
+from app.observability.log_search import Search, find_request, rotated_files
+from app.observability.logs import LOG_FILE_NAME, REPEATS_FILE_NAME
 
 alerts_cli = AppGroup("alerts", help="Check the alert mail.")
+errors_cli = AppGroup("errors", help="Find a request in the logs; list, show, mute and resolve faults.")
 
 
 @alerts_cli.command("test")
@@ -62,3 +86,195 @@ def delivery_hint(error: Exception, mailer: AlertMailHandler) -> str:
     if isinstance(error, smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused):
         return "the server refused the sender or the recipients: check ALERTS_SENDER and ADMINS."
     return "check MAIL_SERVER, MAIL_PORT, MAIL_USE_TLS, MAIL_USE_SSL and the credentials."
+
+
+# `flask errors`
+
+DURATION = re.compile(r"(\d+)\s*([smhdw])")
+SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def store():
+    return fault_store(current_app)
+
+
+def when(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S") if timestamp else "-"
+
+
+def shown_path(path: Path) -> str:
+    """Say a path relative to the working directory when it lies below it."""
+    return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def fault_or_exit(change, *args, **kwargs) -> Fault:
+    try:
+        return change(store(), *args, **kwargs)
+    except NoSuchFault as error:
+        raise click.ClickException(str(error)) from None
+
+
+@errors_cli.command("find")
+@click.argument("request_id")
+@click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), help="Instead of LOG_DIR.")
+@click.option("--access-log", type=click.Path(dir_okay=False, path_type=Path), help="Instead of ACCESS_LOG.")
+def find_command(request_id: str, log_dir: Path | None, access_log: Path | None) -> None:
+    """Print every log record of a request (the "Reference" on the error page) and the fault it belongs to."""
+    config = current_app.config
+    folder = Path(log_dir or config["LOG_DIR"])
+    app_logs = rotated_files(folder / LOG_FILE_NAME) + rotated_files(folder / REPEATS_FILE_NAME)
+    access = access_log or (Path(config["ACCESS_LOG"]) if config["ACCESS_LOG"] else None)
+    access_logs = rotated_files(access) if access else []
+    search = find_request(request_id.strip(), app_logs, access_logs)
+    faults = related_faults(search)
+    if not search.records and not faults:
+        where = ", ".join(shown_path(path) for path in search.files[-1:] + search.files[:-1][:2]) or "no log file"
+        click.echo(f"No record of request {request_id} in {len(search.files)} log file(s) ({where}).", err=True)
+        click.echo("Check LOG_DIR and ACCESS_LOG, or whether the files were rotated away.", err=True)
+        raise SystemExit(1)
+    print_search(search, faults)
+
+
+def related_faults(search: Search) -> list[Fault]:
+    """Return the faults this request ran into: by the fingerprints in its records, or its id in the state."""
+    try:
+        faults = all_faults(store())
+    except Exception as error:  # the logs still answer
+        click.echo(f"(The alert state cannot be read: {type(error).__name__}: {error})", err=True)
+        return []
+    fingerprints = set(search.fingerprints())
+    return [f for f in faults if f.fingerprint in fingerprints or search.request_id in f.recent_ids + f.request_ids]
+
+
+def print_search(search: Search, faults: list[Fault]) -> None:
+    files = {record.path for record in search.records}
+    click.echo(f"Request {search.request_id}: {len(search.records)} record(s) in {len(files)} of "
+               f"{len(search.files)} log file(s)")  # fmt: skip
+    for record in search.records:
+        click.echo(f"\n{shown_path(record.path)}:{record.line}{' (access log)' if record.access else ''}")
+        click.echo("\n".join("  " + line for line in record.text.split("\n")))
+    for fingerprint in search.gated():
+        located = search.tracebacks.get(fingerprint)
+        click.echo(f"\nTraceback of fault {fingerprint}: logged once per window, ", nl=False)
+        if located:
+            click.echo(f"with request {located.request_id} at {shown_path(located.path)}:{located.line}")
+            click.echo(f"  flask errors find {located.request_id}")
+        else:
+            click.echo("in a file rotated away since")
+    now = time.time()
+    for fault in faults:
+        click.echo(f"\nFault {fault.fingerprint}: {fault.kind or '-'} at {fault.where or '-'}")
+        click.echo(f"  {fault.state(now)}, {fault.count} occurrence(s), first seen {when(fault.first_seen)}, "
+                   f"last seen {when(fault.last_seen)} (UTC), release {fault.release or '-'}")  # fmt: skip
+        click.echo(f"  flask errors show {fault.fingerprint}")
+
+
+@errors_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array with every field.")
+def list_command(as_json: bool) -> None:
+    """List the faults, the most recently seen first."""
+    faults, now = all_faults(store()), time.time()
+    if as_json:
+        click.echo(json.dumps([as_dict(fault, now) for fault in faults], indent=2, ensure_ascii=False))
+        return
+    if not faults:
+        click.echo("No faults recorded.")
+        return
+    rows = [("FINGERPRINT", "STATUS", "COUNT", "LAST SEEN (UTC)", "RELEASE", "TYPE", "WHERE")]
+    for fault in faults:
+        row = (fault.fingerprint, fault.state(now), str(fault.count), when(fault.last_seen), fault.release or "-")
+        rows.append((*row, fault.kind or "-", fault.where or "-"))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+
+
+@errors_cli.command("show")
+@click.argument("fingerprint")
+def show_command(fingerprint: str) -> None:
+    """Show one fault: counts, the last day hour by hour, status, recent request ids and users' feedback."""
+    fault, now = fault_or_exit(find_fault, fingerprint), time.time()
+    counts = hourly_counts(fault, now)
+    rows = {
+        "Type": fault.kind or "-",
+        "Where": fault.where or "-",
+        "Subject": fault.subject or "-",
+        "Status": describe_status(fault, now),
+        "Occurrences": str(fault.count),
+        "First seen": when(fault.first_seen) + " UTC",
+        "Last seen": when(fault.last_seen) + " UTC",
+        "Release": fault.release or "-",
+        "Last mail": when(fault.last_mail) + (" UTC" if fault.last_mail else ""),
+        "Last 24 hours": f"{sparkline_text(counts)}  ({sum(counts)}; oldest hour first)",
+        "Request ids": ", ".join(reversed(fault.recent_ids)) or "-",
+    }
+    click.echo(f"Fault {fault.fingerprint}")
+    width = max(map(len, rows)) + 1
+    for name, value in rows.items():
+        click.echo(f"  {name + ':':<{width}} {value}")
+    click.echo(f"Feedback from the 500 page ({len(fault.feedback)})")
+    for entry in fault.feedback:
+        click.echo(f"  {when(entry['at'])} UTC, request {entry['request_id']}: {entry['text']}")
+
+
+def describe_status(fault: Fault, now: float) -> str:
+    state = fault.state(now)
+    if state == "muted" and fault.mute_until and now < fault.mute_until:
+        return f"muted until {when(fault.mute_until)} UTC (no mail; still counted)"
+    if state == "muted":
+        return f"muted for {fault.mute_left} more occurrence(s) (no mail; still counted)"
+    if state == "resolved":
+        return f"resolved in release {fault.resolved_in or '-'} (a newer release reopens it with one mail)"
+    return state
+
+
+def sparkline_text(counts: list[int]) -> str:
+    top = max(counts) or 1
+    return "".join(" " if n == 0 else BARS[min(len(BARS) - 1, n * len(BARS) // (top + 1))] for n in counts)
+
+
+def parse_until(text: str) -> float:
+    """Read an ISO time (UTC unless it says otherwise) as a timestamp."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter("use an ISO time such as 2026-12-01T18:00 (UTC unless it says otherwise)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def parse_duration(text: str) -> float:
+    parts = DURATION.findall(text.strip().lower())
+    if not parts or DURATION.sub("", text.strip().lower()).strip():
+        raise click.BadParameter("use a duration such as 30m, 1h, 2d or 1w")
+    return sum(int(amount) * SECONDS[unit] for amount, unit in parts)
+
+
+@errors_cli.command("mute")
+@click.argument("fingerprint")
+@click.option("--for", "for_", metavar="DURATION", help="For a while: 30m, 1h, 2d, 1w.")
+@click.option("--until", metavar="TIME", help="Until an ISO time, UTC unless it says otherwise.")
+@click.option("--count", type=click.IntRange(min=1), help="For this many occurrences.")
+def mute_command(fingerprint: str, for_: str | None, until: str | None, count: int | None) -> None:
+    """Send no mail of a fault for a while or a count; it is still counted and listed."""
+    if sum(option is not None for option in (for_, until, count)) != 1:
+        raise click.UsageError("Give exactly one of --for, --until and --count.")
+    ends = time.time() + parse_duration(for_) if for_ else parse_until(until) if until else None
+    fault = fault_or_exit(mute, fingerprint, until=ends, count=count)
+    click.echo(f"Fault {fault.fingerprint} {describe_status(fault, time.time())}.")
+
+
+@errors_cli.command("unmute")
+@click.argument("fingerprint")
+def unmute_command(fingerprint: str) -> None:
+    """Mail a muted fault again."""
+    fault = fault_or_exit(unmute, fingerprint)
+    click.echo(f"Fault {fault.fingerprint} is {fault.state(time.time())} and mailed again.")
+
+
+@errors_cli.command("resolve")
+@click.argument("fingerprint")
+def resolve_command(fingerprint: str) -> None:
+    """Mark a fault fixed: a later occurrence in a newer release reopens it with one "regression" mail."""
+    fault = fault_or_exit(resolve, fingerprint)
+    click.echo(f"Fault {fault.fingerprint} {describe_status(fault, time.time())}.")

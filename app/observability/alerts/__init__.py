@@ -5,7 +5,8 @@ The path runs one way:
     AlertHandler.emit      in the thread that logs: fingerprint; a repeat in a known window is only
                            counted; any other record is captured and submitted
     BackgroundWorker       worker.py: one thread per process, a bounded queue
-    AlertThrottle.decide   throttle.py: the shared state says mail now, fold, or hold (hourly cap)
+    AlertThrottle.decide   throttle.py: the shared state says mail now, fold, or hold (hourly cap);
+                           muted and resolved faults are counted quietly; a regression is mailed
     AlertMailHandler       mail.py: render, scrub, send over SMTP; a failed delivery is logged
 
 Between records the worker writes the counted repeats to the shared state and sends the
@@ -22,11 +23,11 @@ from flask import Flask
 from app.observability.alerts.mail import AlertFormatter, AlertMailHandler, capture, follow_up_record
 from app.observability.alerts.throttle import AlertThrottle, state_store
 from app.observability.alerts.worker import BackgroundWorker
+from app.observability.faults import note_request_fault, release_of
 from app.observability.fingerprint import record_fingerprint
 from app.observability.logs import install
 from app.observability.request_id import current_request_id
 from app.observability.scrub import known_secrets
-from app.version import __version__
 
 log = logging.getLogger("app.alerts")
 
@@ -43,7 +44,7 @@ def init_alerts(app: Flask) -> None:
         app.logger.warning("MAIL_SERVER is set but ADMINS is empty: no alert mail will be sent")
     if alerts_enabled(app):
         throttle = AlertThrottle(state_store(app.config, app.instance_path), app.config["ALERT_WINDOW"],
-                                 app.config["ALERTS_PER_HOUR"])  # fmt: skip
+                                 app.config["ALERTS_PER_HOUR"], release_of(app.config))  # fmt: skip
         handler = AlertHandler(mail_handler(app.config), throttle, app.config["ALERT_QUEUE_SIZE"])
         install(app.logger, handler)
         app.extensions["alerts"] = handler
@@ -51,7 +52,7 @@ def init_alerts(app: Flask) -> None:
 
 def mail_handler(config) -> AlertMailHandler:
     mailer = AlertMailHandler.from_config(config)
-    mailer.setFormatter(AlertFormatter(known_secrets(config), __version__, float(config["ALERT_WINDOW"])))
+    mailer.setFormatter(AlertFormatter(known_secrets(config), release_of(config), float(config["ALERT_WINDOW"])))
     return mailer
 
 
@@ -73,6 +74,7 @@ class AlertHandler(logging.Handler):
         """Count a known fault's repeat, or capture the record and queue it; never wait."""
         try:
             self.worker.start()  # in a forked child: a thread of its own, and none of the parent's counts
+            note_request_fault(record_fingerprint(record))  # the 500 page's feedback form names it
             folded = self.throttle.fold_known(record_fingerprint(record), current_request_id(), record.created)
             if folded is not None:
                 if folded:
@@ -92,9 +94,12 @@ class AlertHandler(logging.Handler):
     def process(self, record: logging.LogRecord) -> None:
         """In the worker: ask the throttle, and mail the record if it says so."""
         subject = self.mailer.getSubject(record)
-        decision = self.throttle.decide(record.fingerprint, subject, record.request_id, record.created)
-        if decision.action == "mail":
+        decision = self.throttle.decide(
+            record.fingerprint, subject, record.request_id, record.created, record.kind, record.where
+        )
+        if decision.action in ("mail", "regression"):
             record.fault, record.shared = decision.fault, decision.shared
+            record.regression = decision.action == "regression"
             self.mailer.handle(record)
         elif decision.action == "hold":
             held = "Alert held back by the cap of %d mails an hour: %s (request id %s)"

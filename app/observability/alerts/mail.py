@@ -21,7 +21,7 @@ from logging.handlers import SMTPHandler
 from flask import has_request_context, request
 
 from app.observability.alerts.throttle import Fault
-from app.observability.fingerprint import record_fingerprint, relative_path
+from app.observability.fingerprint import innermost_application_place, record_fingerprint, relative_path
 from app.observability.logs import one_line, utc_timestamp
 from app.observability.request_id import current_request_id, current_user_label
 from app.observability.scrub import mask_personal, request_secrets, scrub_pairs, scrub_text, scrub_url
@@ -41,6 +41,9 @@ def capture(record: logging.LogRecord) -> logging.LogRecord:
     captured.error = traceback.TracebackException.from_exception(exc, compact=True, lookup_lines=False) if exc else None
     captured.error_text = str(exc) if exc else ""
     captured.fingerprint = record_fingerprint(record)
+    captured.kind = type(exc).__name__ if exc else ""
+    here = f"{relative_path(record.pathname)}:{record.funcName}:{record.lineno}"
+    captured.where = innermost_application_place(exc.__traceback__) if exc else here
     captured.request_id = current_request_id()
     captured.request, captured.form, captured.headers, captured.cookies = request_facts()
     captured.secrets = request_secrets()  # masked wherever they appear, even inside the exception's text
@@ -92,6 +95,8 @@ class AlertFormatter(logging.Formatter):
         text = f"{record.error.exc_type.__name__}: {record.error_text}" if record.error else record.msg
         if getattr(record, "fault_name", None):  # a fault grouped by its meaning, such as "Database unavailable"
             text = f"{record.fault_name}: {text}"
+        if getattr(record, "regression", False):
+            text = "Regression: " + text
         return mail_subject(self.scrub(text, record))
 
     def format(self, record: logging.LogRecord) -> str:
@@ -110,12 +115,16 @@ class AlertFormatter(logging.Formatter):
         if not record.shared:
             where["Throttle"] = "shared state unavailable: this process decided alone, other workers may mail too"
         sections = [one_line(self.scrub(record.msg, record)), block("Request", self.scrubbed_request(record))]
+        if getattr(record, "regression", False):
+            fault = record.fault
+            sections.insert(0, f"Regression: resolved in release {fault.resolved_in}, back in release {self.version}.")
         sections.append(block("Where and when", where))
         form = mask_personal(record.form)
         for title, pairs in (("Form", form), ("Headers", record.headers), ("Cookies", record.cookies)):
             sections.append(block(title, dict(cut(scrub_pairs(pairs)))))
         if record.error:
             sections.append("Traceback\n" + self.scrub("".join(record.error.format()), record).rstrip())
+        sections.append(feedback_block(record.fault))
         return "\n\n".join(section for section in sections if section) + "\n"
 
     def scrubbed_request(self, record: logging.LogRecord) -> dict[str, str]:
@@ -138,7 +147,11 @@ class AlertFormatter(logging.Formatter):
             "Sent by": f"{socket.gethostname()}, Microblog {self.version}",
             "Next": f"further repeats are counted for another {duration(self.window)}",
         }
-        return f"{headline}\n\n{block('Details', details)}\n\nThe first mail of this thread has the traceback.\n"
+        feedback = feedback_block(fault)
+        feedback = f"\n\n{feedback}" if feedback else ""
+        return (
+            f"{headline}\n\n{block('Details', details)}{feedback}\n\nThe first mail of this thread has the traceback.\n"
+        )
 
     def scrub(self, text: str, record: logging.LogRecord) -> str:
         return scrub_text(text, self.secrets + getattr(record, "secrets", []))
@@ -218,6 +231,17 @@ class AlertMailHandler(SMTPHandler):
             self.address, type(error).__name__, error, self.getSubject(record), record.request_id,
             extra={"no_alert": True},
         )  # fmt: skip
+
+
+def feedback_block(fault: Fault | None) -> str:
+    """Return what users wrote from the 500 page since the fault's last mail (already scrubbed when stored)."""
+    entries = fault.pending_feedback() if fault else []
+    if not entries:
+        return ""
+    lines = [
+        f"  {utc_timestamp(entry['at'])} request {entry['request_id']}: {one_line(entry['text'])}" for entry in entries
+    ]
+    return "Feedback from users (flask errors show " + fault.fingerprint + ")\n" + "\n".join(lines)
 
 
 def block(title: str, rows: dict[str, str]) -> str:

@@ -13,6 +13,11 @@ A fault's first occurrence in a window is decided through the shared state, so o
 it. A process that knows the window only counts its repeats in memory (cheap enough for the request
 thread) and writes the counts at most once a second. A follow-up is claimed a little after its
 window ends, once every process has written.
+
+The same records are the fault list (`flask errors`, /admin/errors): every fault is kept with its
+count, hourly counts for the last day, recent request ids, status, the release it was seen in and
+users' feedback. The operator mutes a fault (no mail, still counted) or resolves it: an occurrence
+in a newer release is a regression, mailed once; a late one from the resolved release stays quiet.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from pathlib import Path
 from typing import TypeVar
 
 REQUEST_IDS_KEPT = 5
+FEEDBACK_KEPT = 20
+HOURS_KEPT = 24  # hourly occurrence counts for the fault list's sparkline
 WRITE_INTERVAL = 1.0  # seconds between two writes of one fault's counted repeats (shorter for short windows)
 HOUR = 3600.0
 
@@ -48,7 +55,21 @@ class Fault:
     repeats: int = 0  # occurrences folded since the last mail
     repeats_from: float | None = None
     repeats_until: float | None = None
-    request_ids: list[str] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)  # of the repeats folded since the last mail
+    # The fault list: kept across windows, changed where occurrences reach the state (decide, the batch write).
+    kind: str = ""  # the exception's type
+    where: str = ""  # the innermost application frame, path:function:line
+    count: int = 0  # every occurrence, mailed, folded, muted or not
+    last_seen: float | None = None
+    recent_ids: list[str] = field(default_factory=list)
+    hourly: list[list[int]] = field(default_factory=list)  # [hour since the epoch, occurrences], the last day
+    last_mail: float | None = None
+    status: str = "new"  # new, resolved or regressed; "muted" is read from the mute fields (`state`)
+    release: str = ""  # the release it was last seen in
+    resolved_in: str | None = None  # the release it was resolved in
+    mute_until: float | None = None
+    mute_left: int | None = None  # occurrences still to be muted
+    feedback: list[dict] = field(default_factory=list)  # {"request_id", "text", "at", "mailed"}
 
     def fold(self, count: int, first: float, last: float, request_ids: list[str]) -> None:
         """Add occurrences to the repeats of the next follow-up: the one place where a repeat is folded."""
@@ -62,12 +83,68 @@ class Fault:
 
     def blank(self) -> Fault:
         """Return this fault's window with no repeats counted."""
-        return Fault(self.fingerprint, self.subject, self.first_seen, self.window_start, self.mailed, self.first_mailed)
+        fault = Fault(
+            self.fingerprint, self.subject, self.first_seen, self.window_start, self.mailed, self.first_mailed
+        )
+        fault.kind, fault.where = self.kind, self.where
+        return fault
+
+    def occurred(self, count: int, at: float, request_ids: list[str], release: str) -> None:
+        """Count occurrences in the fault list: the total, the hour's bucket, the latest ids, the release."""
+        self.count += count
+        self.last_seen = at if self.last_seen is None else max(self.last_seen, at)
+        self.recent_ids = (self.recent_ids + request_ids)[-REQUEST_IDS_KEPT:]
+        self.release = release or self.release
+        buckets = {hour: n for hour, n in self.hourly}
+        hour = int(at // HOUR)
+        buckets[hour] = buckets.get(hour, 0) + count
+        newest = max(buckets)
+        self.hourly = [[h, n] for h, n in sorted(buckets.items()) if h > newest - HOURS_KEPT]
+        if self.mute_left is not None:
+            self.mute_left = max(0, self.mute_left - count) or None
+
+    def muted(self, now: float) -> bool:
+        return (self.mute_until is not None and now < self.mute_until) or bool(self.mute_left)
+
+    def state(self, now: float) -> str:
+        """Return the status to show: new, muted, resolved or regressed."""
+        return "muted" if self.muted(now) and self.status != "resolved" else self.status
+
+    def quiet(self, now: float) -> bool:
+        """Whether the operator asked for no mail: muted, or resolved."""
+        return self.muted(now) or self.status == "resolved"
+
+    def new_window(self, at: float, subject: str) -> None:
+        self.subject, self.window_start, self.first_mailed = subject, at, True
+        self.clear_repeats()
+
+    def clear_repeats(self) -> None:
+        self.repeats, self.repeats_from, self.repeats_until, self.request_ids = 0, None, None, []
+
+    def mailed_at(self, at: float) -> None:
+        """Note a mail of this fault: later mails reply to it; the feedback it carries is not mailed again."""
+        self.mailed, self.last_mail = True, at
+        self.feedback = [{**entry, "mailed": True} for entry in self.feedback]
+
+    def pending_feedback(self) -> list[dict]:
+        return [entry for entry in self.feedback if not entry.get("mailed")]
+
+
+@dataclass
+class Occurrence:
+    """One occurrence the worker asks about."""
+
+    fingerprint: str
+    subject: str
+    request_id: str
+    at: float
+    kind: str = ""
+    where: str = ""
 
 
 @dataclass
 class Decision:
-    action: str  # "mail", "fold" or "hold"
+    action: str  # "mail", "regression", "fold", "hold", "muted" or "resolved" (a late occurrence: no mail)
     fault: Fault  # as it was before this occurrence was mailed: `mailed` says whether a thread exists
     shared: bool = True  # False when the shared state could not be read
 
@@ -83,9 +160,10 @@ class Ledger:
 class AlertThrottle:
     """Decide, for every alert, whether it is mailed now, folded into a follow-up, or held by the hourly cap."""
 
-    def __init__(self, store, window: float, per_hour: int):
+    def __init__(self, store, window: float, per_hour: int, release: str = ""):
         self.store, self.fallback = store, MemoryStore()
         self.window, self.per_hour = window, per_hour
+        self.release = release  # of this process: a resolved fault seen in a newer one has regressed
         self.write_interval = min(WRITE_INTERVAL, max(window / 10, 0.05))
         self.claim_delay = 2 * self.write_interval  # so that every process has written what it counted
         self.store_failing = False
@@ -110,9 +188,10 @@ class AlertThrottle:
             known.fold(1, at, at, [request_id])
             return at >= self.written + self.write_interval
 
-    def decide(self, fingerprint: str, subject: str, request_id: str, at: float) -> Decision:
+    def decide(self, fingerprint: str, subject: str, request_id: str, at: float, kind: str = "", where: str = ""):
         self.write_counts(at)  # an earlier window's repeats first, so that they count there
-        decision = self._change(lambda ledger: self._decide(ledger, fingerprint, subject, request_id, at))
+        occurrence = Occurrence(fingerprint, subject, request_id, at, kind, where)
+        decision = self._change(lambda ledger: self._decide(ledger, occurrence))
         decision.shared = not self.store_failing
         with self.lock:  # windows that ended are forgotten each round (due_follow_ups)
             known, earlier = decision.fault.blank(), self.known.get(fingerprint)
@@ -159,34 +238,65 @@ class AlertThrottle:
         self.store_failing = False
         return result
 
-    def _decide(self, ledger: Ledger, fingerprint: str, subject: str, request_id: str, at: float) -> Decision:
-        fault = ledger.faults.get(fingerprint)
-        if fault and (fault.repeats or at < fault.window_start + self.window):
-            fault.fold(1, at, at, [request_id])
+    def _decide(self, ledger: Ledger, seen: Occurrence) -> Decision:
+        fault = ledger.faults.get(seen.fingerprint)
+        if fault is None:
+            fault = ledger.faults[seen.fingerprint] = Fault(seen.fingerprint, seen.subject, seen.at, seen.at)
+        fresh = fault.count == 0  # also a fault that so far holds only feedback (sent before the worker wrote it)
+        if fresh:
+            fault.first_seen = seen.at
+        if fresh or not fault.where:
+            fault.kind, fault.where = seen.kind, seen.where
+        muted = fault.muted(seen.at)  # before this occurrence counts down a mute by count
+        fault.occurred(1, seen.at, [seen.request_id], self.release)
+        if fault.status == "resolved":
+            if not is_newer(self.release, fault.resolved_in):
+                return self._quiet(fault, seen.at, "resolved")
+            fault.status = "regressed"
+            fault.new_window(seen.at, seen.subject)
+            return self._first_mail(ledger, fault, seen, "regression")
+        if muted:
+            return self._quiet(fault, seen.at, "muted")
+        if not fresh and (fault.repeats or seen.at < fault.window_start + self.window):
+            fault.fold(1, seen.at, seen.at, [seen.request_id])
             return Decision("fold", replace(fault))
-        fault = Fault(fingerprint, subject, fault.first_seen if fault else at, at, fault.mailed if fault else False)
-        ledger.faults[fingerprint] = fault
-        if not self._take_mail(ledger, at):
+        fault.new_window(seen.at, seen.subject)
+        return self._first_mail(ledger, fault, seen, "mail")
+
+    def _first_mail(self, ledger: Ledger, fault: Fault, seen: Occurrence, action: str) -> Decision:
+        if not self._take_mail(ledger, seen.at):
             fault.first_mailed = False
-            fault.fold(1, at, at, [request_id])
+            fault.fold(1, seen.at, seen.at, [seen.request_id])
             return Decision("hold", replace(fault))
-        decision = Decision("mail", replace(fault))
-        fault.mailed = True
+        decision = Decision(action, replace(fault))
+        fault.mailed_at(seen.at)
         return decision
+
+    def _quiet(self, fault: Fault, at: float, action: str) -> Decision:
+        """Count without mail; a window of its own lets each process count the repeats in memory."""
+        if at >= fault.window_start + self.window:
+            fault.window_start = at
+        return Decision(action, replace(fault))
 
     def _write(self, ledger: Ledger, batches: list[Fault]) -> None:
         for known in batches:  # a fault decided by the other store meanwhile is added here
-            ledger.faults.setdefault(known.fingerprint, known.blank()).fold_repeats_of(known)
+            fault = ledger.faults.setdefault(known.fingerprint, known.blank())
+            if not fault.quiet(known.repeats_until):  # a muted or resolved fault's repeats make no follow-up
+                fault.fold_repeats_of(known)
+            fault.occurred(known.repeats, known.repeats_until, known.request_ids, self.release)
 
     def _claim(self, ledger: Ledger, now: float) -> list[Fault]:
         claimed = []
         for fault in ledger.faults.values():
             ended = now >= fault.window_start + self.window + self.claim_delay
-            if fault.repeats and ended and self._take_mail(ledger, now):
+            if fault.repeats and ended and fault.quiet(now):
+                fault.clear_repeats()  # counted in the list; the operator asked for no mail
+            elif fault.repeats and ended and self._take_mail(ledger, now):
                 claimed.append(replace(fault))
                 # The follow-up is this window's one mail; occurrences from now on count for the next one.
-                fault.window_start, fault.mailed, fault.first_mailed = now, True, True
-                fault.repeats, fault.repeats_from, fault.repeats_until, fault.request_ids = 0, None, None, []
+                fault.window_start, fault.first_mailed = now, True
+                fault.mailed_at(now)
+                fault.clear_repeats()
         return claimed
 
     def _take_mail(self, ledger: Ledger, now: float) -> bool:
@@ -201,6 +311,16 @@ class AlertThrottle:
         for fingerprint, known in list(self.known.items()):
             if now >= known.window_start + self.window and not known.repeats:
                 del self.known[fingerprint]
+
+
+def is_newer(release: str, than: str | None) -> bool:
+    """Whether `release` is later than `than`: numerically when both are dotted numbers, else any other."""
+    if not release or release == than or than is None:
+        return False
+    try:
+        return tuple(map(int, release.split("."))) > tuple(map(int, than.split(".")))
+    except ValueError:
+        return True
 
 
 def dumps(fault: Fault) -> str:

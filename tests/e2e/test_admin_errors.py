@@ -1,0 +1,55 @@
+"""/admin/errors in Chromium: an admin sees the faults with their sparklines and resolves one; others get a 404."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import flask_command
+from tests.e2e.site import Visitor, assert_site_layout
+from tests.support.servers import gunicorn
+from tests.support.smtp import smtp_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def alerting_server(server_env, tmp_path_factory):
+    """The e2e site with alert mail on (to a real SMTP server), so that failures are kept in the fault list."""
+    folder = tmp_path_factory.mktemp("admin-errors")
+    with smtp_server() as (inbox, port):
+        env = {**server_env, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port), "ADMINS": "ops@example.com",
+               "ALERT_STATE_PATH": str(folder / "alert-state.sqlite3")}  # fmt: skip
+        flask_command(env, "users", "admin", "demo1")
+        with gunicorn(folder, env, workers=2) as server:
+            yield server
+
+
+def test_an_admin_sees_the_fault_list_and_resolves_a_fault(page, watch, alerting_server, screenshot):
+    visitor = Visitor(page, alerting_server.url)
+    visitor.log_in("demo1")
+    watch.expected_statuses.add(500)
+    failed = visitor.open("/demo/error")
+    page.get_by_label("What were you doing when this happened?").fill("Opening the demo error, on purpose.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+
+    visitor.open("/admin/errors")
+    row = page.locator("table.fault-list tbody tr").first
+    expect(row).to_contain_text("DemoFailure")
+    expect(row).to_contain_text(failed.header_value("x-request-id"))
+    expect(row).to_contain_text("Opening the demo error, on purpose.")
+    expect(row.locator("svg.sparkline polyline")).to_be_visible()
+    expect(row.locator(".badge")).to_have_text("new")
+    assert_site_layout(page)
+    screenshot("admin-errors")
+
+    row.get_by_role("button", name="Resolve").click()
+    expect(page.locator("table.fault-list tbody tr").first.locator(".badge")).to_have_text("resolved")
+
+
+def test_the_admin_page_is_a_404_for_someone_not_an_admin(page, watch, alerting_server):
+    visitor = Visitor(page, alerting_server.url)
+    visitor.log_in("demo2")
+    watch.expected_statuses.add(404)
+    response = visitor.open("/admin/errors")
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
