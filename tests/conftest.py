@@ -2,9 +2,11 @@
 
 import itertools
 import os
+import uuid
 from datetime import timedelta
 
 import pytest
+import redis
 from werkzeug.security import generate_password_hash
 
 from app import create_app
@@ -135,3 +137,17 @@ def _stop_logging_and_alerts():
     from app.observability.logs import remove_installed_handlers
 
     remove_installed_handlers()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_state(request):
+    """Settings for the state the workers share: the default SQLite file, or Redis under a fresh key prefix."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    prefix = f"microblog-test-{uuid.uuid4().hex}:"
+    yield {"ALERT_STATE_URL": "redis://127.0.0.1:6379/0", "ALERT_STATE_PREFIX": prefix}
+    store = redis.Redis()
+    for key in store.scan_iter(prefix + "*"):
+        store.delete(key)
+    store.close()

@@ -7,10 +7,8 @@ A new release is a new app built with another RELEASE, as a deploy starts new wo
 import json
 import re
 import time
-import uuid
 
 import pytest
-import redis
 
 from app import create_app
 from app.extensions import db
@@ -24,20 +22,6 @@ from tests.support.outages import database_unreachable
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 REFERENCE_FIELD = re.compile(r'name="reference" type="hidden" value="([^"]+)"')
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def state(request, tmp_path):
-    """Settings for the shared alert state: the SQLite file, or real Redis under a fresh key prefix."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    prefix = f"microblog-test-{uuid.uuid4().hex}:"
-    yield {"ALERT_STATE_URL": "redis://127.0.0.1:6379/0", "ALERT_STATE_PREFIX": prefix}
-    client = redis.Redis()
-    for key in client.scan_iter(prefix + "*"):
-        client.delete(key)
-    client.close()
 
 
 def release_app(tmp_path, port: int, release: str, **settings):
@@ -59,9 +43,9 @@ def the_fingerprint(app) -> str:
     return fault["fingerprint"]
 
 
-def test_resolve_then_a_newer_release_sends_one_regression_mail(tmp_path, smtp, state):
+def test_resolve_then_a_newer_release_sends_one_regression_mail(tmp_path, smtp, shared_state):
     inbox, port = smtp
-    old = release_app(tmp_path, port, "1.4.0", **state)
+    old = release_app(tmp_path, port, "1.4.0", **shared_state)
     old.test_client().get("/boom")
     inbox.wait_for(1)
     fingerprint = the_fingerprint(old)
@@ -70,12 +54,12 @@ def test_resolve_then_a_newer_release_sends_one_regression_mail(tmp_path, smtp, 
     assert code == 0, output
     assert f"Fault {fingerprint} resolved in release 1.4.0" in output
 
-    late = release_app(tmp_path, port, "1.4.0", **state)  # a worker of the old release, still draining
+    late = release_app(tmp_path, port, "1.4.0", **shared_state)  # a worker of the old release, still draining
     late.test_client().get("/boom")
     inbox.stays_at(1, 0.5)
     assert "Status:        resolved in release 1.4.0" in flask(late, "errors", "show", fingerprint)[1]
 
-    new = release_app(tmp_path, port, "1.5.0", **state)
+    new = release_app(tmp_path, port, "1.5.0", **shared_state)
     client = new.test_client()
     failing = client.get("/boom")
     client.get("/boom")
@@ -95,9 +79,9 @@ def test_resolve_then_a_newer_release_sends_one_regression_mail(tmp_path, smtp, 
     )
 
 
-def test_a_muted_fault_is_counted_but_not_mailed_until_unmuted(tmp_path, smtp, state):
+def test_a_muted_fault_is_counted_but_not_mailed_until_unmuted(tmp_path, smtp, shared_state):
     inbox, port = smtp
-    app = release_app(tmp_path, port, "2.0.0", ALERT_WINDOW=0.5, **state)
+    app = release_app(tmp_path, port, "2.0.0", ALERT_WINDOW=0.5, **shared_state)
     client = app.test_client()
     client.get("/boom")
     inbox.wait_for(1)
@@ -114,7 +98,7 @@ def test_a_muted_fault_is_counted_but_not_mailed_until_unmuted(tmp_path, smtp, s
     show = flask(app, "errors", "show", fingerprint)[1]
     assert "Status:        muted until" in show and "Occurrences:   4" in show
     assert flask(app, "errors", "unmute", fingerprint)[0] == 0
-    again = release_app(tmp_path, port, "2.0.0", ALERT_WINDOW=0.5, **state)
+    again = release_app(tmp_path, port, "2.0.0", ALERT_WINDOW=0.5, **shared_state)
     time.sleep(0.6)
     again.test_client().get("/boom")
     inbox.wait_for(2)

@@ -6,14 +6,12 @@ import re
 import time
 import urllib.error
 import urllib.request
-import uuid
 import weakref
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import redis
 
 from app import create_app
 from app.observability.alerts.throttle import RedisStore, SqliteStore, list_faults
@@ -72,20 +70,6 @@ def fail_repeatedly(tmp_path: Path, settings: dict, errors: int, linger: float, 
     for _ in range(errors):
         assert client.get("/boom").status_code == 500
     time.sleep(linger)  # this process may be the one that claims and sends the follow-up
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def shared_state(request):
-    """Settings for the state the workers share: the default SQLite file, or Redis under a fresh key prefix."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    prefix = f"microblog-test-{uuid.uuid4().hex}:"
-    yield {"ALERT_STATE_URL": "redis://127.0.0.1:6379/0", "ALERT_STATE_PREFIX": prefix}
-    store = redis.Redis()
-    for key in store.scan_iter(prefix + "*"):
-        store.delete(key)
-    store.close()
 
 
 def run_workers(arguments: tuple) -> list[int]:
