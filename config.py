@@ -26,6 +26,12 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def env_seconds(name: str) -> float | None:
+    """Read a duration in seconds (fractions allowed); None when unset or empty."""
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else None
+
+
 def env_list(name: str) -> list[str]:
     """Read a comma-separated setting into a list of non-empty items."""
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
@@ -114,6 +120,12 @@ class Config:
     # Per bearer token (per client address without one); shared across workers and hosts only with Redis.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT") or "300 per minute"
     API_RETRY_AFTER = env_int("API_RETRY_AFTER", 30)  # seconds a client should wait after a 503
+
+    # The timeout ladder (issue 10, app/timeouts.py): database < request deadline < gunicorn < proxy.
+    # Unset: derived from gunicorn's effective worker timeout; outside gunicorn no deadline, a 5 s busy wait.
+    REQUEST_TIMEOUT = env_seconds("REQUEST_TIMEOUT")  # 0 turns the deadline off
+    DATABASE_TIMEOUT = env_seconds("DATABASE_TIMEOUT")
+    PROXY_READ_TIMEOUT = env_seconds("PROXY_READ_TIMEOUT") or 35.0  # what deploy/nginx/microblog.conf says
 
 
 class TestConfig(Config):
