@@ -238,7 +238,7 @@ def test_gunicorn_workers_log_each_record_once_to_stdout_and_mail_once(tmp_path,
     assert mail["Subject"] == "[Microblog] DemoFailure: Demo failure requested at /demo/error"
     assert output.count("Exception on /demo/error [GET]") == 12
     assert output.count("Microblog startup") == WORKERS
-    serving = set(re.findall(r'"GET /demo/error HTTP/1.1" 500 .* pid=<(\d+)>', output))
+    serving = set(re.findall(r"gunicorn\.access: GET /demo/error 500 .* pid=(\d+)", output))
     assert len(serving) >= 2, "the failing requests should have been spread over several workers"
     assert "gunicorn-test-secret-key" not in output
 

@@ -1,4 +1,7 @@
-"""`flask alerts test`: send a test alert through the same mail and SMTP transport as real alerts."""
+"""`flask alerts test`: send a test alert through the same mail and SMTP transport as real alerts.
+
+`flask errors`: the operator's error tools; the web side adds `flask errors pages` (app/cli.py).
+"""
 
 import logging
 import smtplib
@@ -16,6 +19,7 @@ from app.observability.alerts.mail import AlertMailHandler, capture
 from app.observability.alerts.throttle import Fault
 
 alerts_cli = AppGroup("alerts", help="Check the alert mail.")
+errors_cli = AppGroup("errors", help="The operator's error tools.")
 
 
 @alerts_cli.command("test")

@@ -46,7 +46,8 @@ def configure_logging(app: Flask) -> None:
         app.logger.warning("Cannot write the log file in %s (%s); logging to stderr instead", *problem)
     if app.config["LOG_FORMAT"] not in FORMATS:
         app.logger.warning("LOG_FORMAT=%r is not one of %s; writing text lines", app.config["LOG_FORMAT"], FORMATS)
-    log_startup(app, target)
+    if app.config.get("LOG_STARTUP", True):  # off for gunicorn's master reporter (observability/gunicorn.py)
+        log_startup(app, target)
 
 
 def install(logger: logging.Logger, handler: logging.Handler) -> None:

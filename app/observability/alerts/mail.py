@@ -41,8 +41,10 @@ def capture(record: logging.LogRecord) -> logging.LogRecord:
     captured.error = traceback.TracebackException.from_exception(exc, compact=True, lookup_lines=False) if exc else None
     captured.error_text = str(exc) if exc else ""
     captured.fingerprint = record_fingerprint(record)
-    captured.request_id = current_request_id()
+    captured.request_id = current_request_id() if has_request_context() else getattr(record, "request_id", "-")
     captured.request, captured.form, captured.headers, captured.cookies = request_facts()
+    if not captured.request:  # a request reported from outside it (a dead worker's, by gunicorn's master)
+        captured.request = getattr(record, "request_facts", {})
     return captured
 
 
@@ -115,8 +117,8 @@ class AlertFormatter(logging.Formatter):
         return "\n\n".join(section for section in sections if section) + "\n"
 
     def scrubbed_request(self, facts: dict[str, str]) -> dict[str, str]:
-        if not facts:
-            return facts
+        if "URL" not in facts:
+            return {name: self.scrub(str(value)) for name, value in facts.items()}
         referer = scrub_url(facts["Referer"]) if facts["Referer"] != "-" else "-"
         return {**facts, "URL": self.scrub(scrub_url(facts["URL"])), "Referer": referer}
 
