@@ -17,8 +17,8 @@ from gunicorn.glogging import Logger
 
 from app.observability import inflight, init_observability
 from app.observability.fingerprint import digest
-from app.observability.logs import JsonFormatter, RequestIdFilter, TextFormatter, one_line
-from app.observability.scrub import known_secrets, scrub_text, scrub_url
+from app.observability.logs import JsonFormatter, RequestIdFilter, TextFormatter, one_line, utc_timestamp
+from app.observability.scrub import MASK, known_secrets, scrub_text, scrub_url
 from config import Config
 
 # Set by app/health.py on the WSGI environ of requests to keep out of the access log.
@@ -34,14 +34,22 @@ def settings() -> dict:
 
 
 class AccessFormatterMixin:
-    """Add an access record's fields (it has no place in the code); the text layout has them in the message."""
+    """Lay an access record out like any other, plus its own fields (it has no place in the code).
+
+    Its parts were scrubbed as they were taken (access_fields), so only the known secret values are masked
+    here: an access record is written for every request and must stay cheap.
+    """
 
     def fields(self, record: logging.LogRecord) -> dict:
-        fields = super().fields(record)
-        if access := getattr(record, "access", None):
-            fields["place"] = "-"
-            fields.update(access)
-        return fields
+        access = getattr(record, "access", None)
+        if access is None:
+            return super().fields(record)
+        message = record.getMessage()
+        for secret in self.secrets:
+            message = message.replace(secret, MASK)
+        base = {"time": utc_timestamp(record.created), "level": record.levelname, "request_id": record.request_id,
+                "logger": record.name, "message": message, "place": "-"}  # fmt: skip
+        return base | access
 
 
 class GunicornTextFormatter(AccessFormatterMixin, TextFormatter):
@@ -120,8 +128,14 @@ def access_fields(resp, environ, request_time) -> dict:
         "duration_ms": round(request_time.total_seconds() * 1000, 1),
         "pid": os.getpid(),
         "client": environ.get("REMOTE_ADDR", "-"),
-        "user_agent": scrub_text(environ.get("HTTP_USER_AGENT", "-"))[:300],
+        "user_agent": scrub_user_agent(environ.get("HTTP_USER_AGENT", "-")),
     }
+
+
+def scrub_user_agent(agent: str) -> str:
+    """Scrub a user agent as text, skipping the regular expressions when it holds nothing they could match."""
+    agent = agent[:300]
+    return scrub_text(agent) if ("=" in agent or "://" in agent or '"' in agent or "'" in agent) else agent
 
 
 def access_message(access: dict) -> str:
