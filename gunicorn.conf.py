@@ -91,6 +91,13 @@ def post_worker_init(worker):
     release_stray_lines()
 
 
+def worker_abort(worker):
+    """Worker, on gunicorn's SIGABRT at its timeout, if Python still runs: report the request and its stack."""
+    from app.observability.gunicorn import report_aborted_request
+
+    report_aborted_request(worker)
+
+
 def child_exit(server, worker):
     """Master, when a worker is gone: report the request it was serving, if any."""
     from app.observability.gunicorn import report_lost_request

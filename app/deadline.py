@@ -25,6 +25,7 @@ from flask import Flask, current_app, request
 from werkzeug.exceptions import ServiceUnavailable
 
 from app.errors import error_response, leave_user_unloaded, rollback_quietly
+from app.observability.fingerprint import digest, innermost_application_place
 
 
 class RequestDeadlineExceeded(Exception):
@@ -72,8 +73,15 @@ def handle_deadline_exceeded(error: RequestDeadlineExceeded):
     drop_own_frame(error)
     rollback_quietly()
     leave_user_unloaded()
-    current_app.logger.error("%s on %s %s", error, request.method, request.full_path.rstrip("?"), exc_info=error)
+    current_app.logger.error("%s on %s %s", error, request.method, request.full_path.rstrip("?"), exc_info=error,
+                             extra={"fingerprint": deadline_fingerprint(error)})  # fmt: skip
     return error_response(TookTooLong(retry_after=current_app.config["API_RETRY_AFTER"]), safe_mode=True)
+
+
+def deadline_fingerprint(error: RequestDeadlineExceeded) -> str:
+    """Name the fault by its innermost application function, not line: a loop is stopped on any of its lines."""
+    function = innermost_application_place(error.__traceback__).rsplit(":", 1)[0]
+    return digest(f"{type(error).__module__}.{type(error).__qualname__}|{function}")
 
 
 def drop_own_frame(error: BaseException) -> None:

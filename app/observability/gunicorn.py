@@ -189,6 +189,22 @@ def report_lost_request(server, worker) -> None:
     )  # fmt: skip
 
 
+def report_aborted_request(worker) -> None:
+    """In a worker that gunicorn aborts at its timeout while Python still runs (no deadline, or threads):
+    log and alert the request with the stack it was stuck in; the request's teardown then clears its slot."""
+    facts = inflight.current_request()
+    if not facts:
+        return
+    where = f"{facts['method']} {facts['path']}"
+    running = f"{time.time() - facts['started']:.1f} s"
+    logging.getLogger("app").error(
+        "Worker %d aborted after gunicorn's timeout of %g s while serving %s (request id %s, user %s, running %s)",
+        os.getpid(), worker.cfg.timeout, where, facts["request_id"], facts["user"], running,
+        stack_info=True,  # the signal handler runs on top of the frame the request was stuck in
+        extra={"request_id": facts["request_id"], "fingerprint": digest(f"worker lost|{where.split('?')[0]}")},
+    )  # fmt: skip
+
+
 def report_worker_failure() -> None:
     """In a worker whose boot (or serving loop) failed: log and alert the exception once per alert window."""
     error = sys.exc_info()[1]

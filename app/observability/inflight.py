@@ -69,6 +69,13 @@ def publish_current_request() -> None:
     g.republish_inflight = publish_current_request
 
 
+def current_request() -> dict | None:
+    """Return what this worker published as its current request (None when idle or not publishing)."""
+    fd = _slot.get("fd") if _slot.get("pid") == os.getpid() else None
+    text = os.pread(fd, SLOT_SIZE, 0).decode(errors="replace").strip(" \x00\n") if fd is not None else ""
+    return json.loads(text) if text.startswith("{") else None
+
+
 def clear_current_request(_error: BaseException | None = None) -> None:
     g.pop("republish_inflight", None)
     write_slot("")

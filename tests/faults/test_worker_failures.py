@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from http.client import RemoteDisconnected
 
@@ -167,7 +168,11 @@ def request_in_background(url: str, headers: dict[str, str]) -> tuple[threading.
 
     def send():
         try:
-            outcome.append(urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=20).status)
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=20) as response:
+                outcome.append(response.status)
+        except urllib.error.HTTPError as error:
+            error.close()
+            outcome.append(error.code)
         except Exception as error:  # noqa: BLE001 - the point is what the client got
             outcome.append(error)
 
@@ -207,6 +212,22 @@ def test_a_request_stuck_in_c_past_every_deadline_is_reported_when_gunicorn_kill
     assert "killed by SIGKILL after gunicorn's timeout of 3 s while serving GET /stuck/c" in record["message"]
     [mail] = alerts_about(inbox, "stuck-in-c")
     assert "GET /stuck/c" in mail["Subject"] and mail["X-Request-ID"] == "stuck-in-c"
+
+
+def test_without_a_deadline_a_worker_aborted_at_gunicorns_timeout_reports_its_request_and_stack(serve, mail_inbox):
+    inbox, port = mail_inbox
+    unguarded = serve(app="tests.support.stuck_app:app", args=("--timeout", "2"), REQUEST_TIMEOUT="0",
+                      LOG_FORMAT="json", LOG_TO_STDOUT="1", MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port),
+                      ADMINS="ops@example.com")  # fmt: skip
+    thread, outcome = request_in_background(f"{unguarded.url}/stuck/python?seconds=30", {"X-Request-ID": "aborted"})
+    thread.join(20)
+
+    record = wait_for_record(unguarded, lambda r: r.get("request_id") == "aborted" and r["level"] == "ERROR",
+                             "the aborted worker's record")  # fmt: skip
+    assert "aborted after gunicorn's timeout of 2 s while serving GET /stuck/python?seconds=30" in record["message"]
+    assert "in stuck_in_python" in record["stack"]
+    [mail] = alerts_about(inbox, "aborted after gunicorn's timeout")
+    assert mail["X-Request-ID"] == "aborted" and "in stuck_in_python" in mail.get_content()
 
 
 def test_every_line_gunicorn_wrote_is_json_and_no_secret_appears_in_any(site):

@@ -114,6 +114,8 @@ class AlertFormatter(logging.Formatter):
             sections.append(block(title, dict(cut(scrub_pairs(pairs)))))
         if record.error:
             sections.append("Traceback\n" + self.scrub("".join(record.error.format())).rstrip())
+        if record.stack_info:  # where a request was stuck when its worker was aborted
+            sections.append(self.scrub(record.stack_info).rstrip())
         return "\n\n".join(section for section in sections if section) + "\n"
 
     def scrubbed_request(self, facts: dict[str, str]) -> dict[str, str]:
