@@ -94,20 +94,24 @@ class MicroblogLogger(Logger):
         except Exception:
             self.exception("Could not write the access record")
 
+    # stacklevel=3: the record's place is gunicorn's caller (arbiter.py:…), not this wrapper or glogging.py.
+    def critical(self, msg, *args, **kwargs) -> None:
+        super().critical(msg, *args, stacklevel=3, **kwargs)
+
     def error(self, msg, *args, **kwargs) -> None:
         self.note_fate(msg, args)
-        super().error(msg, *args, **kwargs)
+        super().error(msg, *args, stacklevel=3, **kwargs)
 
     def warning(self, msg, *args, **kwargs) -> None:
         self.note_fate(msg, args)
-        super().warning(msg, *args, **kwargs)
+        super().warning(msg, *args, stacklevel=3, **kwargs)
 
     def info(self, msg, *args, **kwargs) -> None:
         self.note_fate(msg, args)
-        super().info(msg, *args, **kwargs)
+        super().info(msg, *args, stacklevel=3, **kwargs)
 
     def exception(self, msg, *args, **kwargs) -> None:
-        super().exception(msg, *args, **kwargs)
+        super().exception(msg, *args, stacklevel=3, **kwargs)
         if msg == "Exception in worker process":  # gunicorn's words for a worker that failed (to boot)
             report_worker_failure()
 
