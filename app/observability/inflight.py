@@ -59,7 +59,7 @@ def publish_current_request() -> None:
     g.inflight_started = g.get("inflight_started") or time.time()
     facts = {
         "method": request.method,
-        "path": scrub_url(request.full_path.rstrip("?"))[:PATH_MAX],
+        "path": (scrub_url(request.full_path) if request.query_string else request.path)[:PATH_MAX],
         "request_id": current_request_id(),
         "user": current_user_label(),
         "started": g.inflight_started,
