@@ -26,6 +26,12 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def env_seconds(name: str) -> float | None:
+    """Read a duration in seconds (fractions allowed); None when unset or empty."""
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else None
+
+
 def env_list(name: str) -> list[str]:
     """Read a comma-separated setting into a list of non-empty items."""
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
@@ -49,7 +55,6 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"), "sqlite:///microblog.db")
     # hide_parameters: a statement's values (emails, password hashes) never enter an exception's text.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
-    SQLITE_BUSY_TIMEOUT_MS = env_int("SQLITE_BUSY_TIMEOUT_MS", 5000)  # wait for SQLite's write lock this long
     SQLITE_CREATE_FILE = False  # the running app never creates a database file; `flask db upgrade` does
     DATABASE_RETRY_AFTER = env_int("DATABASE_RETRY_AFTER", 5)  # seconds to wait after a busy or unreachable database
     POSTS_PER_PAGE = env_int("POSTS_PER_PAGE", 25)
@@ -122,6 +127,12 @@ class Config:
     API_TOKEN_TTL = env_int("API_TOKEN_TTL", 3600)  # seconds a bearer token lives
     # Per bearer token (per client address without one); shared across workers and hosts only with Redis.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT") or "300 per minute"
+
+    # The timeout ladder (issue 10, app/timeouts.py): database < request deadline < gunicorn < proxy.
+    # Unset: derived from gunicorn's effective worker timeout; outside gunicorn no deadline, a 5 s busy wait.
+    REQUEST_TIMEOUT = env_seconds("REQUEST_TIMEOUT")  # 0 turns the deadline off
+    DATABASE_TIMEOUT = env_seconds("DATABASE_TIMEOUT")
+    PROXY_READ_TIMEOUT = env_seconds("PROXY_READ_TIMEOUT") or 35.0  # what deploy/nginx/microblog.conf says
 
 
 class TestConfig(Config):

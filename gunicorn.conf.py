@@ -10,7 +10,6 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 from flask.helpers import get_debug_flag
-from gunicorn.glogging import Logger
 
 # The app reads .env when it loads; read it here too so that the checks below see the same settings.
 load_dotenv(Path(__file__).resolve().with_name(".env"))
@@ -35,30 +34,72 @@ def default_bind() -> str:
     return "127.0.0.1:8000"
 
 
-class HealthQuietLogger(Logger):
-    """gunicorn's logger, minus the access lines of requests the app marked (the health checks, app/health.py)."""
-
-    def access(self, resp, req, environ, request_time):
-        if environ.get("microblog.skip_access_log"):
-            return
-        super().access(resp, req, environ, request_time)
-
-
 bind = default_bind()
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
 timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 30)  # a worker silent this long is killed and replaced
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or 30)  # time to finish requests on restart
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE") or 5)  # behind nginx, which holds its own client connections
 
-logger_class = HealthQuietLogger
+# gunicorn's own records and its access records in the app's layout (LOG_FORMAT: text or JSON), scrubbed,
+# with the request id, and without the health checks (app/observability/gunicorn.py).
+logger_class = "app.observability.gunicorn.MicroblogLogger"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL") or "info"
 accesslog = os.environ.get("ACCESS_LOG") or "-"  # stdout, for the process manager or the log collector
 errorlog = "-"  # stderr
-# The combined log format plus the time taken and the request id the app returns in X-Request-ID.
-access_log_format = (
-    '%(h)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms pid=%(p)s request_id=%({x-request-id}o)s'
-)
 
 # gunicorn's control socket defaults to one path per user, which two instances on one host would fight over.
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or None
 control_socket_disable = control_socket is None
+
+
+# Server hooks (issue 10): what the app cannot see for itself once a worker is stuck or gone.
+# The imports are inside the hooks so that reading this file does not load the app.
+
+
+def on_starting(server):
+    """Master: make the folder where each worker publishes the request it serves."""
+    from app.observability.gunicorn import make_inflight_directory
+
+    make_inflight_directory()
+
+
+def when_ready(server):
+    """Master: show the timeout ladder once, and warn when a setting breaks it."""
+    from app.observability.gunicorn import settings
+    from app.timeouts import derive
+
+    ladder = derive(settings(), server.cfg.timeout)
+    server.log.info("Timeouts: %s", ladder.describe())
+    for problem in ladder.problems():
+        server.log.warning(
+            "Timeout ladder broken: %s; an outer layer will fail before the inner one can answer", problem
+        )
+
+
+def post_fork(server, worker):
+    """Worker, before it builds the app: the ladder is derived from gunicorn's effective timeout."""
+    from app.observability.gunicorn import capture_stray_lines
+    from app.timeouts import WORKER_TIMEOUT_ENV
+
+    os.environ[WORKER_TIMEOUT_ENV] = str(server.cfg.timeout)
+    capture_stray_lines()
+
+
+def post_worker_init(worker):
+    from app.observability.gunicorn import release_stray_lines
+
+    release_stray_lines()
+
+
+def worker_abort(worker):
+    """Worker, on gunicorn's SIGABRT at its timeout, if Python still runs: report the request and its stack."""
+    from app.observability.gunicorn import report_aborted_request
+
+    report_aborted_request(worker)
+
+
+def child_exit(server, worker):
+    """Master, when a worker is gone: report the request it was serving, if any."""
+    from app.observability.gunicorn import report_lost_request
+
+    report_lost_request(server, worker)

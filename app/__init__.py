@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import cli, database, demo, errors, feedback, input_checks, templating
+from app import cli, database, deadline, demo, errors, feedback, input_checks, templating, timeouts
 from app.admin import bp as admin_bp
 from app.api import bp as api_bp
 from app.extensions import bootstrap, csrf, db, login, migrate
@@ -27,7 +27,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_object(Config if test_config is None else TestConfig)
     app.config.from_mapping(test_config or {})
+    timeouts.init_app(app)
     init_observability(app)
+    deadline.init_app(app)  # early: the deadline covers the other before_request steps too
     input_checks.init_app(app)  # before the CSRF check reads the form
     register_extensions(app)
     app.register_blueprint(main_bp)
@@ -45,6 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
+    database.bound_postgres_waits(app)  # before db.init_app builds the engine
     db.init_app(app)
     database.configure_engine(app)
     migrate.init_app(app, db)

@@ -1,16 +1,20 @@
-"""Command-line tools: `flask seed` fills the database with demo content; `flask users admin NAME`."""
+"""Command-line tools: `flask seed` fills the database with demo content; `flask users admin NAME`;
+`flask errors pages DIR` writes the proxy's error pages."""
 
 import random
 from datetime import timedelta
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
 from app.models import Post, User, followers, utcnow
+from app.observability.cli import errors_cli
+from app.proxy_pages import write_proxy_pages
 
 DEMO_PASSWORD = "microblog-demo"
 WORDS = (
@@ -25,6 +29,7 @@ users_cli = AppGroup("users", help="Manage users.")
 def register_commands(app: Flask) -> None:
     app.cli.add_command(seed)
     app.cli.add_command(users_cli)
+    errors_cli.add_command(error_pages)  # the group itself belongs to app/observability/cli.py
 
 
 @users_cli.command("admin")
@@ -39,6 +44,15 @@ def make_admin(username: str, revoke: bool) -> None:
     db.session.commit()
     click.echo(f"{person.username} is {'no longer ' if revoke else ''}an admin: /admin/errors is "
                f"{'a 404' if revoke else 'open'} to them.")  # fmt: skip
+
+
+@click.command("pages")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def error_pages(directory: Path) -> None:
+    """Write 502.html, 503.html and 504.html into DIRECTORY, for the proxy's error_page."""
+    for path in write_proxy_pages(current_app, directory):
+        click.echo(f"Wrote {path}")
 
 
 @click.command()

@@ -1,5 +1,6 @@
 """Engine settings that depend on the database kind, and which database errors are worth a retry."""
 
+import math
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -18,20 +19,37 @@ PERMANENT_OPERATIONAL_SQLSTATES = ("54",)
 READ_ONLY_TRANSACTION = "25006"  # an InternalError, yet a read-only standby or database is an outage
 
 
+def bound_postgres_waits(app: Flask) -> None:
+    """Give PostgreSQL connections the ladder's database timeout (app/timeouts.py): to connect, and per
+    statement when requests have a deadline (not for the CLI, whose migrations may run long)."""
+    if sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "postgresql":
+        return
+    seconds = app.config["DATABASE_TIMEOUT"]
+    connect_args = {"connect_timeout": max(2, math.ceil(seconds))}  # libpq's unit is whole seconds, at least 2
+    if app.config["REQUEST_TIMEOUT"]:
+        connect_args["options"] = f"-c statement_timeout={int(seconds * 1000)}"
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]  # a copy: the Config class's dict is shared by every app
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **options,
+        "connect_args": {**options.get("connect_args", {}), **connect_args},
+    }
+
+
 def configure_engine(app: Flask) -> None:
     """Give SQLite connections WAL, a busy timeout and foreign keys, so workers can share it."""
+    busy_ms = int(app.config["DATABASE_TIMEOUT"] * 1000)
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
-            sa.event.listen(engine, "connect", lambda *args: _sqlite_pragmas(app, *args))
+            sa.event.listen(engine, "connect", lambda connection, record: _sqlite_pragmas(connection, record, busy_ms))
             sa.event.listen(engine, "do_connect", lambda *args: _open_existing_file_only(app, *args))
 
 
-def _sqlite_pragmas(app: Flask, dbapi_connection, _connection_record) -> None:
+def _sqlite_pragmas(dbapi_connection, _connection_record, busy_ms: int = 5000) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the one writer
-    # Wait this long for the write lock, then fail (a 503 that keeps the form): see app/errors.py.
-    cursor.execute(f"PRAGMA busy_timeout={int(app.config['SQLITE_BUSY_TIMEOUT_MS'])}")
+    # Wait for the write lock (the ladder's lowest rung), then fail: a 503 that keeps the form (app/errors.py).
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

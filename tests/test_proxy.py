@@ -70,7 +70,7 @@ class TestBehindOneTrustedProxy:
 
 def access_line(server, path: str) -> str:
     """Return gunicorn's access log line for `path` once it is written."""
-    line = re.compile(rf"^.*\"GET {re.escape(path)} HTTP/1.1\".*$", re.MULTILINE)
+    line = re.compile(rf"^.*gunicorn\.access: GET {re.escape(path)} .*$", re.MULTILINE)
     return line.search(wait_for(line, server.output)).group(0)
 
 
@@ -83,4 +83,4 @@ def test_gunicorn_access_log_shows_the_client_behind_a_trusted_proxy(tmp_path, p
         forged = urllib.request.Request(server.url + "/static/site.css", headers={"X-Forwarded-For": "203.0.113.9"})
         urllib.request.urlopen(forged, timeout=10).close()
         line = access_line(server, "/static/site.css")
-    assert line.startswith(f"{logged_address} ")
+    assert f" client={logged_address} " in line

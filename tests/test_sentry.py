@@ -92,7 +92,7 @@ def test_without_a_dsn_nothing_is_initialised(tmp_path):
 def test_a_database_error_reaches_sentry_without_the_typed_password_or_any_hash(tmp_path, collector):
     database = tmp_path / "sentry.db"
     dsn = f"http://public0key@127.0.0.1:{collector.server_port}/42"
-    settings = {"SENTRY_DSN": dsn, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}", "SQLITE_BUSY_TIMEOUT_MS": 200}
+    settings = {"SENTRY_DSN": dsn, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}", "DATABASE_TIMEOUT": 0.2}
     app = create_app(config_for_tests(tmp_path, **settings))
     with app.app_context():
         db.create_all()

@@ -2,7 +2,7 @@
 
 `flask errors`: find a request in the logs by its id; list, show, mute and resolve the faults. They
 read the alert state and the log files only, never the application database, so they work while the
-database is the fault.
+database is the fault. The web side adds `flask errors pages` (app/cli.py).
 """
 
 import json

@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from concurrent_log_handler import ConcurrentRotatingFileHandler
@@ -56,7 +57,8 @@ def configure_logging(app: Flask) -> None:
         app.logger.warning("Cannot write the log file in %s (%s); logging to stderr instead", *problem)
     if app.config["LOG_FORMAT"] not in FORMATS:
         app.logger.warning("LOG_FORMAT=%r is not one of %s; writing text lines", app.config["LOG_FORMAT"], FORMATS)
-    log_startup(app, target)
+    if app.config.get("LOG_STARTUP", True):  # off for gunicorn's master reporter (observability/gunicorn.py)
+        log_startup(app, target)
 
 
 def install(logger: logging.Logger, handler: logging.Handler) -> None:
@@ -249,7 +251,13 @@ class JsonFormatter(MicroblogFormatter):
 
 
 def utc_timestamp(created: float) -> str:
-    return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    seconds = int(created)
+    return f"{utc_second(seconds)}.{int((created - seconds) * 1000):03d}Z"
+
+
+@lru_cache(maxsize=8)  # strftime is a good part of a log line's cost; records come second after second
+def utc_second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def one_line(text: str) -> str:

@@ -43,6 +43,8 @@ def note_user(user_id: str, username: str | None = None) -> None:
     """Remember who makes this request, for the records made while serving it (called where the user is loaded)."""
     if has_request_context():
         g.user_label = f"{user_id} ({username})" if username else str(user_id)
+        if republish := g.get("republish_inflight"):  # set by inflight.py under gunicorn
+            republish()
 
 
 def current_user_label() -> str:

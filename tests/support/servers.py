@@ -38,6 +38,17 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 20.0) ->
     raise RuntimeError(f"server did not answer at {url} within {timeout} s")
 
 
+def wait_for_workers(process: subprocess.Popen, workers: int, timeout: float = 20.0) -> None:
+    """Wait until gunicorn has forked all its workers: the first can answer before the master forks the next."""
+    from bench.site import worker_pids
+
+    deadline = time.monotonic() + timeout
+    while len(worker_pids(process.pid)) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not start {workers} workers within {timeout} s")
+        time.sleep(0.05)
+
+
 @dataclass
 class Server:
     url: str
@@ -63,6 +74,7 @@ def gunicorn(tmp_path: Path, env: dict[str, str], workers: int = 2, app: str = "
     server = Server(url=f"http://127.0.0.1:{port}", process=process, output_path=output_path)
     try:
         wait_until_up(server.url + "/avatar/00000000000000000000000000000000.svg", process)
+        wait_for_workers(process, workers)
         yield server
     finally:
         stop(process)

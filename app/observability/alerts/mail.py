@@ -44,8 +44,10 @@ def capture(record: logging.LogRecord) -> logging.LogRecord:
     captured.kind = type(exc).__name__ if exc else ""
     here = f"{relative_path(record.pathname)}:{record.funcName}:{record.lineno}"
     captured.where = innermost_application_place(exc.__traceback__) if exc else here
-    captured.request_id = current_request_id()
+    captured.request_id = current_request_id() if has_request_context() else getattr(record, "request_id", "-")
     captured.request, captured.form, captured.headers, captured.cookies = request_facts()
+    if not captured.request:  # a request reported from outside it (a dead worker's, by gunicorn's master)
+        captured.request = getattr(record, "request_facts", {})
     captured.secrets = request_secrets()  # masked wherever they appear, even inside the exception's text
     return captured
 
@@ -124,13 +126,15 @@ class AlertFormatter(logging.Formatter):
             sections.append(block(title, dict(cut(scrub_pairs(pairs)))))
         if record.error:
             sections.append("Traceback\n" + self.scrub("".join(record.error.format()), record).rstrip())
+        if record.stack_info:  # where a request was stuck when its worker was aborted
+            sections.append(self.scrub(record.stack_info, record).rstrip())
         sections.append(feedback_block(record.fault))
         return "\n\n".join(section for section in sections if section) + "\n"
 
     def scrubbed_request(self, record: logging.LogRecord) -> dict[str, str]:
         facts = record.request
-        if not facts:
-            return facts
+        if "URL" not in facts:
+            return {name: self.scrub(str(value), record) for name, value in facts.items()}
         referer = scrub_url(facts["Referer"]) if facts["Referer"] != "-" else "-"
         return {**facts, "URL": self.scrub(scrub_url(facts["URL"]), record), "Referer": referer}
 

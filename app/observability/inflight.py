@@ -1,0 +1,95 @@
+"""The request a worker is serving, published where gunicorn's master can read it after the worker dies.
+
+A gunicorn worker killed past its timeout (stuck in C, out of memory, SIGKILL) takes its request with
+it: no log line, no access line, no alert. So each worker writes what it is serving into a small file
+of its own (`<MICROBLOG_INFLIGHT_DIR>/<pid>.json`) when a request starts, and blanks it when the request
+ends; when the master reaps a worker that died with a request in its file, it reports that request
+(app/observability/gunicorn.py). One `pwrite` on an open file per step costs a few microseconds and no
+`fsync`: the master reads it through the page cache, which outlives the process.
+
+Outside gunicorn (no MICROBLOG_INFLIGHT_DIR, set by gunicorn.conf.py's `on_starting`) nothing is written.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+from flask import Flask, g, request
+
+from app.observability.request_id import current_request_id, current_user_label
+from app.observability.scrub import scrub_url
+
+DIRECTORY_ENV = "MICROBLOG_INFLIGHT_DIR"
+SLOT_SIZE = 2048  # bytes a slot takes; a publication is cut to fit
+PATH_MAX = 500
+
+_slot: dict[str, int] = {}  # {"pid": ..., "fd": ...} of this process's open slot
+
+
+def init_inflight(app: Flask) -> None:
+    if os.environ.get(DIRECTORY_ENV):
+        app.before_request(publish_current_request)
+        app.teardown_request(clear_current_request)
+
+
+def slot_path(directory: str | Path, pid: int) -> Path:
+    return Path(directory) / f"{pid}.json"
+
+
+def slot_fd() -> int | None:
+    """Open this process's slot once (again in a forked child); None when there is nowhere to publish."""
+    if _slot.get("pid") != os.getpid():
+        directory = os.environ.get(DIRECTORY_ENV)
+        if not directory:
+            return None
+        fd = os.open(slot_path(directory, os.getpid()), os.O_RDWR | os.O_CREAT, 0o600)
+        _slot.update(pid=os.getpid(), fd=fd)
+    return _slot["fd"]
+
+
+def write_slot(text: str) -> None:
+    fd = slot_fd()
+    if fd is not None:
+        os.pwrite(fd, text.encode()[: SLOT_SIZE - 1].ljust(SLOT_SIZE), 0)
+
+
+def publish_current_request() -> None:
+    """Say which request this worker now serves; republished when the user becomes known (note_user)."""
+    g.inflight_started = g.get("inflight_started") or time.time()
+    facts = {
+        "method": request.method,
+        "path": (scrub_url(request.full_path) if request.query_string else request.path)[:PATH_MAX],
+        "request_id": current_request_id(),
+        "user": current_user_label(),
+        "started": g.inflight_started,
+        "pid": os.getpid(),
+    }
+    write_slot(json.dumps(facts))
+    g.republish_inflight = publish_current_request
+
+
+def current_request() -> dict | None:
+    """Return what this worker published as its current request (None when idle or not publishing)."""
+    fd = _slot.get("fd") if _slot.get("pid") == os.getpid() else None
+    text = os.pread(fd, SLOT_SIZE, 0).decode(errors="replace").strip(" \x00\n") if fd is not None else ""
+    return json.loads(text) if text.startswith("{") else None
+
+
+def clear_current_request(_error: BaseException | None = None) -> None:
+    g.pop("republish_inflight", None)
+    write_slot("")
+
+
+def take_request(directory: str | Path, pid: int) -> dict | None:
+    """In the master: return the request a dead worker was serving (None if it was idle), and remove its slot."""
+    path = slot_path(directory, pid)
+    try:
+        text = path.read_bytes().decode(errors="replace").strip(" \x00\n")
+        path.unlink()
+    except OSError:
+        return None
+    try:
+        return json.loads(text) if text.startswith("{") else None
+    except ValueError:  # cut in the middle of a write: say what can be said
+        return {"method": "?", "path": "?", "request_id": "-", "user": "?", "started": None, "pid": pid}

@@ -1,0 +1,75 @@
+"""The timeout ladder (app/timeouts.py), the request deadline in process (app/deadline.py), and the proxy's pages."""
+
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.timeouts import Ladder, derive
+
+UNSET = {"REQUEST_TIMEOUT": None, "DATABASE_TIMEOUT": None, "PROXY_READ_TIMEOUT": 35.0}
+
+
+@pytest.mark.parametrize(
+    ("worker", "expected"),
+    [(30, Ladder(12.5, 25.0, 30.0, 35.0)), (3, Ladder(1.0, 2.0, 3.0, 35.0)), (None, Ladder(5.0, 0.0, 0.0, 35.0))],
+)
+def test_unset_rungs_are_derived_from_gunicorns_timeout(worker, expected):
+    assert derive(UNSET, worker) == expected
+    assert expected.problems() == []
+
+
+def test_a_setting_that_breaks_the_ladder_is_named():
+    ladder = derive({**UNSET, "DATABASE_TIMEOUT": 3.0, "PROXY_READ_TIMEOUT": 20.0}, 30)
+    assert ladder.problems() == [
+        "gunicorn's timeout (30 s) is not shorter than PROXY_READ_TIMEOUT (20 s)",
+    ]
+    assert derive({**UNSET, "DATABASE_TIMEOUT": 4.0}, 3).problems() == [
+        "DATABASE_TIMEOUT (4 s) is not shorter than REQUEST_TIMEOUT (2 s)"
+    ]
+
+
+@pytest.fixture
+def config_overrides():
+    return {"REQUEST_TIMEOUT": 0.3, "DATABASE_TIMEOUT": 0.2, "API_RETRY_AFTER": 7}
+
+
+@pytest.fixture
+def looping_view(app):
+    def loop():
+        while True:
+            time.sleep(0.01)
+
+    app.add_url_rule("/loop", "loop", loop)
+
+
+def test_a_request_past_its_deadline_is_a_503_page_with_retry_after(client, looping_view, caplog):
+    started = time.monotonic()
+    response = client.get("/loop", headers={"X-Request-ID": "deadline-1"})
+
+    assert time.monotonic() - started < 2
+    assert response.status_code == 503 and response.headers["Retry-After"] == "7"
+    assert "took too long" in response.text and "deadline-1" in response.text
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage() == "Request deadline of 0.3 s exceeded on GET /loop"
+    assert client.get("/explore").status_code == 200  # the next request is served normally
+
+
+def test_the_database_waits_at_most_the_ladders_lowest_rung(app):
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            assert db.session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 200
+        else:
+            assert db.session.execute(sa.text("SHOW statement_timeout")).scalar() == "200ms"
+
+
+def test_flask_errors_pages_writes_self_contained_pages(runner, tmp_path):
+    result = runner.invoke(args=["errors", "pages", str(tmp_path / "pages")])
+
+    assert result.exit_code == 0, result.output
+    for code in (502, 503, 504):
+        page = (tmp_path / "pages" / f"{code}.html").read_text()
+        assert f"Error {code}" in page and '<!--# echo var="request_id" default="-" -->' in page
+        assert "<script" not in page and "<link" not in page and "sourceMappingURL" not in page
+        assert ".navbar" in page  # Bootstrap's CSS, inline
