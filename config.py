@@ -56,7 +56,7 @@ class Config:
     # hide_parameters: a statement's values (emails, password hashes) never enter an exception's text.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     SQLITE_CREATE_FILE = False  # the running app never creates a database file; `flask db upgrade` does
-    DATABASE_RETRY_AFTER = env_int("DATABASE_RETRY_AFTER", 5)  # seconds to wait after a busy or unreachable database
+    RETRY_AFTER = env_int("RETRY_AFTER", 5)  # the Retry-After of a 503: a busy database, a request past its deadline
     POSTS_PER_PAGE = env_int("POSTS_PER_PAGE", 25)
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     AVATAR_GRAVATAR = env_bool("AVATAR_GRAVATAR")

@@ -42,7 +42,7 @@ def errors():
         faults = all_faults(fault_store(current_app))
     except Exception as error:
         current_app.logger.warning("The alert state cannot be read: %s: %s", type(error).__name__, error)
-        raise ServiceUnavailable(retry_after=current_app.config["API_RETRY_AFTER"]) from None
+        raise ServiceUnavailable(retry_after=current_app.config["RETRY_AFTER"]) from None
     rows = [(fault, fault.state(now), hourly_counts(fault, now)) for fault in faults]
     spark = {"width": SPARK_WIDTH, "height": SPARK_HEIGHT, "points": sparkline_points}
     return render_template(

@@ -75,7 +75,7 @@ def handle_deadline_exceeded(error: RequestDeadlineExceeded):
     leave_user_unloaded()
     current_app.logger.error("%s on %s %s", error, request.method, request.full_path.rstrip("?"), exc_info=error,
                              extra={"fingerprint": deadline_fingerprint(error)})  # fmt: skip
-    return error_response(TookTooLong(retry_after=current_app.config["API_RETRY_AFTER"]), safe_mode=True)
+    return error_response(TookTooLong(retry_after=current_app.config["RETRY_AFTER"]), safe_mode=True)
 
 
 def deadline_fingerprint(error: RequestDeadlineExceeded) -> str:

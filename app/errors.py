@@ -128,7 +128,7 @@ def handle_database_error(error: SQLAlchemyError):
     rollback_quietly()
     leave_user_unloaded()
     log_unavailable(error)
-    busy = ServiceUnavailable(retry_after=current_app.config["DATABASE_RETRY_AFTER"])
+    busy = ServiceUnavailable(retry_after=current_app.config["RETRY_AFTER"])
     return error_response(busy, "database_busy.html", fields=resubmittable_fields(), safe_mode=True)
 
 

@@ -32,7 +32,7 @@ def test_a_setting_that_breaks_the_ladder_is_named():
 
 @pytest.fixture
 def config_overrides():
-    return {"REQUEST_TIMEOUT": 0.3, "DATABASE_TIMEOUT": 0.2, "API_RETRY_AFTER": 7}
+    return {"REQUEST_TIMEOUT": 0.3, "DATABASE_TIMEOUT": 0.2, "RETRY_AFTER": 7}
 
 
 @pytest.fixture

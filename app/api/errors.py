@@ -82,7 +82,7 @@ def handle_database_error(error: SQLAlchemyError):
     rollback_quietly()
     log_unavailable(error)
     response = problem(503, "The database cannot be reached for the moment. Nothing was changed; try again shortly.")
-    response.headers["Retry-After"] = str(current_app.config["DATABASE_RETRY_AFTER"])
+    response.headers["Retry-After"] = str(current_app.config["RETRY_AFTER"])
     return response
 
 

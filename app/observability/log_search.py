@@ -97,7 +97,8 @@ def find_request(request_id: str, app_logs: list[Path], access_logs: list[Path])
             lines = LineCounter(data)
             for start, end in line_hits(data, needle):
                 text = bytes(data[start:end]).decode("utf-8", "replace")
-                search.records.append(LogRecord(path, lines.at(start), text, request_id, access=True))
+                record = LogRecord(path, lines.at(start), text, request_id, access=True)
+                search.records.append(access_from_json(record) if text.startswith("{") else record)
     for fingerprint in search.gated():
         if located := latest_traceback(fingerprint, app_logs):
             search.tracebacks[fingerprint] = located
@@ -196,6 +197,19 @@ def from_json(record: LogRecord, raw: str) -> LogRecord:
         record.has_traceback = True
         line += "\n" + fields["traceback"].rstrip("\n")
     record.text = line
+    return record
+
+
+def access_from_json(record: LogRecord) -> LogRecord:
+    """Lay a JSON access record out as the text format does: time, level, request id, logger, message."""
+    try:
+        fields = json.loads(record.text)
+    except ValueError:
+        return record
+    record.text = (
+        f"{fields.get('time')} {fields.get('level')} [{fields.get('request_id')}] "
+        f"{fields.get('logger')}: {fields.get('message')}"
+    )
     return record
 
 

@@ -211,14 +211,17 @@ class MicroblogFormatter(logging.Formatter):
     def repeat_fields(self, record: logging.LogRecord) -> dict:
         """The compact record of a repeat: which request, and where the fault's full record is."""
         first_time, first_request = record.first_logged
+        fingerprint = record_fingerprint(record)
         return {
             "time": utc_timestamp(record.created),
             "level": record.levelname,
             "request_id": record.request_id,
+            "logger": record.name,
+            "message": f"repeat of {fingerprint}",
             "method": getattr(record, "method", "-"),
             "path": scrub_text(getattr(record, "path", "-"), self.secrets),
             "status": getattr(record, "status", 500),
-            "fingerprint": record_fingerprint(record),
+            "fingerprint": fingerprint,
             "repeat_of": {"time": utc_timestamp(first_time), "request_id": first_request},
         }
 
