@@ -47,7 +47,7 @@ def served(request, tmp_path_factory):
         }
         with gunicorn(folder, env, workers=2) as server:
             ids = {"first": get(server.url + "/demo/error")}
-            for n in range(8):
+            for n in range(16):
                 get(server.url + f"/missing-{n}")  # INFO lines to rotate the file between the failures
             ids["later"] = [get(server.url + "/demo/error") for _ in range(6)]  # each worker logs its first traceback
             ids["missing"] = get(server.url + "/missing-last")
