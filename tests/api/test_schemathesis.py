@@ -82,6 +82,11 @@ def api_schema(live):
     return schemathesis.openapi.from_url(f"{api.url}/api/openapi.json")
 
 
+# GET /api/users/{username}: every string is a valid name (a missing one is a documented 404), so there is
+# no invalid request to make; schemathesis says so with Unsatisfiable.
+NO_INVALID_REQUEST = {("GET /api/users/{username}", GenerationMode.NEGATIVE)}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
 @pytest.mark.parametrize("label", OPERATIONS)
@@ -98,10 +103,10 @@ def test_every_operation_conforms_and_never_fails(api_schema, live, label, mode)
     def fuzz(case):
         calls.append(case.call_and_validate(base_url=api.url, headers=api.headers_for(case), checks=CHECKS).status_code)
 
-    try:
-        fuzz()
-    except Unsatisfiable:
-        # e.g. GET /api/users/{username}: every string is a valid name, so there is no invalid request to make.
-        pytest.skip(f"schemathesis can make no {mode.value} request for {label}")
+    if (label, mode) in NO_INVALID_REQUEST:
+        with pytest.raises(Unsatisfiable):  # checked, not skipped: the document leaves no invalid request to make
+            fuzz()
+        return
+    fuzz()
     assert calls, f"no {mode.value} example was generated for {label}"
     print(f"{label} [{mode.value}]: {len(calls)} requests, statuses {dict(sorted(Counter(calls).items()))}")
