@@ -118,10 +118,14 @@ def auth(client):
 @pytest.fixture
 def smtp():
     """A real SMTP server (aiosmtpd) on a free loopback port: (inbox, port)."""
+    from app.observability.logs import remove_installed_handlers
     from tests.support.smtp import smtp_server
 
     with smtp_server() as server:
         yield server
+        # Close the apps' alert workers while the server still runs: a mail still being delivered as the
+        # server stops would leave its connection's transport unclosed (a ResourceWarning, an error here).
+        remove_installed_handlers()
 
 
 @pytest.fixture
