@@ -88,3 +88,12 @@ def log_unavailable(error: SQLAlchemyError) -> None:
         "Database unavailable on %s [%s]", request.path, request.method, exc_info=error,
         extra={"fingerprint": DATABASE_UNAVAILABLE, "fault_name": "Database unavailable", "status": 503},
     )  # fmt: skip
+
+
+def rollback_quietly() -> None:
+    """Roll the session back after an error, never raising: the connection may be gone with the database."""
+    try:
+        db.session.rollback()
+    except Exception:
+        # The session is discarded at teardown anyway.
+        current_app.logger.warning("Rolling back after an error failed", exc_info=True)

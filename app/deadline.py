@@ -24,7 +24,8 @@ import threading
 from flask import Flask, current_app, request
 from werkzeug.exceptions import ServiceUnavailable
 
-from app.errors import error_response, leave_user_unloaded, rollback_quietly
+from app.database import rollback_quietly
+from app.errors import error_response, leave_user_unloaded
 from app.observability.fingerprint import digest, innermost_application_place
 
 

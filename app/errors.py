@@ -17,8 +17,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app.api.errors import problem_response
-from app.database import is_transient, log_unavailable
-from app.extensions import db, login
+from app.database import is_transient, log_unavailable, rollback_quietly
+from app.extensions import login
 from app.observability.request_id import current_request_id
 from app.observability.scrub import is_sensitive
 
@@ -141,14 +141,6 @@ def handle_server_error(error: HTTPException):
     except Exception:
         current_app.logger.exception("The 500 page failed to render; serving the static fallback")
         return fallback_server_error()
-
-
-def rollback_quietly() -> None:
-    try:
-        db.session.rollback()
-    except Exception:
-        # The connection may be gone with the database; the session is discarded at teardown anyway.
-        current_app.logger.warning("Rolling back after an error failed", exc_info=True)
 
 
 def leave_user_unloaded() -> None:

@@ -1,19 +1,13 @@
 """With CSRF protection on, as in production, state-changing forms need the token."""
 
-import re
-
 import pytest
+
+from tests.support.visitor import csrf_token
 
 
 @pytest.fixture
 def config_overrides():
     return {"WTF_CSRF_ENABLED": True}
-
-
-def csrf_token(page: str) -> str:
-    """Return the CSRF token of the first form on `page` that carries one."""
-    field = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page).group(0)
-    return re.search(r'value="([^"]+)"', field).group(1)
 
 
 def test_post_without_token_is_refused(client, make_user):

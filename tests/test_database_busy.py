@@ -16,6 +16,7 @@ from app.models import Post, User
 from tests.conftest import PASSWORD
 from tests.support.alerting import alert_settings
 from tests.support.outages import database_unreachable, sqlite_write_lock
+from tests.support.visitor import csrf_token
 
 TYPED_PASSWORD = "Typed-secret-pw-9313"
 TYPED_EMAIL = "leaky.person@example.org"
@@ -36,11 +37,6 @@ def config_overrides(tmp_path, smtp):
 def database_file(app) -> str:
     with app.app_context():
         return db.engine.url.database
-
-
-def csrf_token(page: str) -> str:
-    field = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page).group(0)
-    return re.search(r'value="([^"]+)"', field).group(1)
 
 
 def field_value(page: str, name: str) -> str | None:

@@ -194,8 +194,7 @@ def test_request_id_on_successful_responses_too(client):
 
 
 def test_404_from_a_link_on_this_site_is_a_warning(client, app, caplog):
-    app.logger.addHandler(caplog.handler)
-    app.logger.setLevel(logging.INFO)
+    caplog.set_level(logging.INFO, logger="app")  # undone after the test; a handler added here would stay
     client.get("/gone", headers={"Referer": "http://localhost/explore?token=abc"})
     client.get("/elsewhere", headers={"Referer": "https://search.example/?q=x"})
     records = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "app"]

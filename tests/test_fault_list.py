@@ -19,8 +19,8 @@ from tests.conftest import config_for_tests
 from tests.support.alerting import alert_settings
 from tests.support.faulty_views import add_faulty_views
 from tests.support.outages import database_unreachable
+from tests.support.visitor import csrf_token
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 REFERENCE_FIELD = re.compile(r'name="reference" type="hidden" value="([^"]+)"')
 
 
@@ -177,7 +177,7 @@ def feedback_app(tmp_path, smtp):
 
 
 def feedback_from(page: str, text: str) -> dict:
-    return {"csrf_token": CSRF_FIELD.search(page)[1], "reference": REFERENCE_FIELD.search(page)[1], "text": text}
+    return {"csrf_token": csrf_token(page), "reference": REFERENCE_FIELD.search(page)[1], "text": text}
 
 
 def test_feedback_sent_while_the_database_is_down_reaches_the_fault_and_its_next_mail(feedback_app, smtp):

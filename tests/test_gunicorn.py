@@ -19,7 +19,7 @@ from app.models import User
 from tests.conftest import PASSWORD, PASSWORD_HASH, config_for_tests
 from tests.support.schema import migrate_fresh
 from tests.support.servers import GUNICORN, ROOT, free_port, gunicorn
-from tests.support.visitor import CSRF_TOKEN, Visitor
+from tests.support.visitor import Visitor, csrf_token
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -111,7 +111,7 @@ def test_sqlite_stores_200_concurrent_posts_from_4_workers(tmp_path, deployment_
         visitors = {name: Visitor(server.url) for name in names}
         for name, visitor in visitors.items():
             visitor.log_in(name, PASSWORD)
-        tokens = {name: CSRF_TOKEN.search(visitor.get("/").body).group(1) for name, visitor in visitors.items()}
+        tokens = {name: csrf_token(visitor.get("/").body) for name, visitor in visitors.items()}
         bodies = [f"post {n} from {names[n % 20]}" for n in range(200)]
 
         def submit(body: str) -> int:

@@ -13,8 +13,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app.api.problems import problem_for_status, type_url
-from app.database import is_transient, log_unavailable
-from app.extensions import db
+from app.database import is_transient, log_unavailable, rollback_quietly
 from app.observability.request_id import current_request_id
 
 MEDIA_TYPE = "application/problem+json"
@@ -84,10 +83,3 @@ def handle_database_error(error: SQLAlchemyError):
     response = problem(503, "The database cannot be reached for the moment. Nothing was changed; try again shortly.")
     response.headers["Retry-After"] = str(current_app.config["RETRY_AFTER"])
     return response
-
-
-def rollback_quietly() -> None:
-    try:
-        db.session.rollback()
-    except Exception:
-        current_app.logger.warning("Rolling back after a database outage failed", exc_info=True)

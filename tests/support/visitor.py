@@ -8,7 +8,13 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-CSRF_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CSRF_INPUT = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
+VALUE = re.compile(r'value="([^"]+)"')
+
+
+def csrf_token(page: str) -> str:
+    """Return the CSRF token of the first form on `page` that carries one, whatever the order of its attributes."""
+    return VALUE.search(CSRF_INPUT.search(page).group(0)).group(1)
 
 
 @dataclass
@@ -42,7 +48,7 @@ class Visitor:
         """Open the page that shows the form, as a browser would, and return its CSRF token."""
         page = self.get(form_page)
         assert page.status == 200, (form_page, page.status)
-        return CSRF_TOKEN.search(page.body).group(1)
+        return csrf_token(page.body)
 
     def submit(self, path: str, fields: dict[str, str], form_page: str | None = None) -> Answer:
         """Post a form with the token of the page that shows it (`path` unless told)."""
