@@ -1,0 +1,175 @@
+"""What an alert mail may say (issue 14, items 5 and 6) and how it reads (issue 13, item 5).
+
+Every mail is received by a real SMTP server (aiosmtpd) on loopback; the raw bytes it received are
+read where the transfer encoding matters. The Host header through real gunicorn is in
+tests/faults/test_request_input.py.
+"""
+
+import socket
+from email import message_from_bytes, policy
+
+import pytest
+
+from tests.support.alerting import alert_settings
+
+SITE_URL = "https://microblog.example.org"
+EMAIL = "ann.person@example.com"
+CLIENT = "203.0.113.77"
+AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def settings(**overrides):
+    return pytest.mark.parametrize("config_overrides", [overrides], indirect=True, ids=[",".join(overrides)])
+
+
+@pytest.fixture
+def config_overrides(request, tmp_path, smtp):
+    overrides = {"DEMO_ERRORS": True, "SITE_URL": SITE_URL, "PROXY_FIX_X_FOR": 1, **getattr(request, "param", {})}
+    return alert_settings(tmp_path, smtp[1], **overrides)
+
+
+@pytest.fixture
+def inbox(smtp):
+    return smtp[0]
+
+
+@pytest.fixture
+def fail_with_an_email(app):
+    """A view whose exception names the user's email, as a lookup that failed might."""
+
+    def lookup():
+        raise LookupError(f"no account for {EMAIL}")
+
+    app.add_url_rule("/lookup", "lookup", lookup)
+
+
+def raw_mails(inbox) -> list[bytes]:
+    """Return the mails as the SMTP server received them, byte for byte."""
+    with inbox.lock:
+        return [envelope.content for envelope in inbox.envelopes]
+
+
+def request_block(body: str) -> dict[str, str]:
+    """Return the "Request" block's rows: {name: value}."""
+    rows = body.split("\n\nRequest\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    return dict(row.strip().split(":", 1) for row in rows)
+
+
+def test_a_field_name_with_a_line_break_is_refused_before_it_can_reach_a_mail(client, inbox):
+    forged = "comment\n  Client:     198.51.100.1\n  User:       1 (admin)\nx"
+
+    response = client.get("/demo/error", data={forged: "hello"})
+
+    assert response.status_code == 400
+    inbox.stays_at(0, 0.5)
+
+
+def test_names_and_values_with_control_characters_cannot_forge_lines_in_the_mail(client, inbox):
+    # Cookies and headers are not refused (a proxy may add anything there), so the mail escapes them.
+    forged = "\x85  User:       1 (admin)\u2028  Client:     198.51.100.1\x1b[2K"
+    client.get("/demo/error", headers={"Cookie": f"theme{forged}=dark", "Referer": f"http://localhost/{forged}"})
+
+    [mail] = inbox.wait_for(1)
+    body = mail.get_content()
+    for line in body.splitlines():
+        assert not line.strip().startswith(("User:       1 (admin)", "Client:     198")), line
+    assert "\x85" not in body and "\u2028" not in body and "\x1b" not in body
+    assert "theme\\x85  User:       1 (admin)\\u2028" in body
+
+
+def test_the_url_names_the_configured_site_never_the_host_the_client_sent(client, inbox):
+    response = client.get("/demo/error?page=2", headers={"Host": "evil.example"})
+
+    [mail] = inbox.wait_for(1)
+    assert request_block(mail.get_content())["URL"].strip() == f"{SITE_URL}/demo/error?page=2"
+    assert "evil.example" not in mail.get_content().split("\nHeaders\n")[0]
+    assert response.status_code == 500
+
+
+@settings(SITE_URL="")
+def test_without_a_site_url_the_mail_gives_the_path_and_no_host(client, inbox):
+    client.get("/demo/error?page=2", headers={"Host": "evil.example"})
+
+    [mail] = inbox.wait_for(1)
+    assert request_block(mail.get_content())["URL"].strip() == "/demo/error?page=2"
+
+
+def personal_request(client):
+    return client.post(
+        f"/lookup?email={EMAIL}",
+        data={"e_mail": EMAIL, "note": f"write to {EMAIL}"},
+        headers={"User-Agent": AGENT, "X-Forwarded-For": CLIENT, "From": EMAIL},
+    )
+
+
+@pytest.mark.usefixtures("fail_with_an_email")
+def test_the_mail_keeps_no_email_address_or_user_agent_by_default(client, inbox):
+    personal_request(client)
+
+    [mail] = inbox.wait_for(1)
+    everything = str(mail)  # headers and body, as the SMTP server received them (decoded)
+    everything += mail.get_content()
+    assert EMAIL not in everything and "ann.person" not in everything
+    assert CLIENT not in everything and AGENT not in everything
+    facts = request_block(mail.get_content())
+    assert facts["Client"].strip() == "203.0.113.x"  # the network, enough to tell one client from many
+    assert facts["User agent"].strip() == "Firefox 128"  # the browser, enough to reproduce
+
+
+@settings(ALERT_PERSONAL_DATA=True)
+@pytest.mark.usefixtures("fail_with_an_email")
+def test_a_setting_shows_personal_data_to_on_call(client, inbox):
+    personal_request(client)
+
+    [mail] = inbox.wait_for(1)
+    facts = request_block(mail.get_content())
+    assert (facts["Client"].strip(), facts["User agent"].strip()) == (CLIENT, AGENT)
+    assert f"no account for {EMAIL}" in mail["Subject"]
+
+
+def test_the_mail_says_where_in_the_application_and_reference_as_the_page_does(client, inbox):
+    response = client.get("/demo/error")
+
+    [mail] = inbox.wait_for(1)
+    body = mail.get_content()
+    where = dict(row.strip().split(": ", 1) for row in body.split("\n\nWhere and when\n", 1)[1].split("\n\n")[0].splitlines())
+    assert where["Where"].strip().startswith("app/demo.py:"), where
+    assert ".venv" not in body.split("\nTraceback")[0] and "site-packages" not in body.split("\nTraceback")[0]
+    reference = response.headers["X-Request-ID"]
+    assert request_block(body)["Reference"].strip() == reference
+    assert f"Reference: {reference}" in response.get_data(as_text=True)
+    assert "Request id" not in body
+
+
+def test_the_subject_names_the_environment_and_the_host(client, inbox, app):
+    client.get("/demo/error")
+
+    [mail] = inbox.wait_for(1)
+    host = socket.gethostname()
+    assert mail["Subject"].startswith(f"[Microblog {app.config['ENV_NAME']} {host}] DemoFailure: ")
+
+
+def test_the_traceback_comes_before_the_headers(client, inbox):
+    client.get("/demo/error", headers={"User-Agent": AGENT})
+
+    [mail] = inbox.wait_for(1)
+    body = mail.get_content()
+    assert body.index("\nRequest\n") < body.index("\nTraceback") < body.index("\nHeaders\n")
+
+
+@settings(ALERT_WINDOW=1.5)
+def test_request_ids_are_never_split_in_the_raw_mail(client, inbox):
+    ids = [f"req-{n:02d}-{'0123456789abcdef' * 2}" for n in range(8)]  # 39 characters each
+    long_agent = AGENT + " " + "x" * 200
+
+    for request_id in ids:
+        client.get("/demo/error?" + "q=" + "y" * 120, headers={"X-Request-ID": request_id, "User-Agent": long_agent})
+
+    inbox.wait_for(2)
+    first, follow_up = raw_mails(inbox)[:2]
+    assert ids[0].encode() in first.split(b"\r\n\r\n", 1)[1]  # in the body, not only in the X-Request-ID header
+    for request_id in ids[-5:]:
+        assert request_id.encode() in follow_up, request_id
+    for raw in (first, follow_up):
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998  # SMTP's limit on a line
+        assert message_from_bytes(raw, policy=policy.default)["Content-Transfer-Encoding"] == "8bit"
