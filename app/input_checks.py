@@ -3,17 +3,37 @@
 Werkzeug decodes leniently: an undecodable `%FF` escape is kept as the literal text and an
 undecodable byte becomes U+FFFD. For a query string or a form that would silently alter what
 was typed, so such requests get a 400 before any view (or the CSRF check) reads them.
+
+Control characters get the same 400, before any query: no one types NUL or ESC, PostgreSQL
+refuses NUL in text (a 500 if it got that far), and in a log line or a redirect they forge
+what an operator or a browser reads. A form may hold line breaks and tabs (a post's text);
+a path, a query string and a field's name may not. A file sent to a form, which takes none, is refused too.
 """
 
 import re
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, abort, request
+from werkzeug.exceptions import BadRequest
 
 # Our forms are plain text: no file uploads, so a whole multipart body must be UTF-8 too.
 TEXT_BODIES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # A "%" that starts no %XX escape: browsers never send one in a form body (they write "%25").
 BROKEN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+# C0 controls, DEL and C1 controls (Unicode's category Cc); in a form's text, all but TAB, LF and CR.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class ControlCharacterRefused(BadRequest):
+    description = (
+        "The address or the form holds a control character (such as NUL or ESC) that no one can type, "
+        "so nothing was saved. Please remove it and try again."
+    )
+
+
+class FileRefused(BadRequest):
+    description = "This form takes text, not a file, so nothing was saved. Please type the text into the form."
 
 
 def init_app(app: Flask) -> None:
@@ -23,8 +43,23 @@ def init_app(app: Flask) -> None:
 def refuse_undecodable_input() -> None:
     if not is_utf8(unquote_to_bytes(request.query_string)):
         abort(400)
+    if request.mimetype == "multipart/form-data" and request.files:
+        raise FileRefused()
     if request.mimetype in TEXT_BODIES and not body_is_utf8():
         abort(400)
+    if has_control_characters():
+        raise ControlCharacterRefused()
+
+
+def has_control_characters() -> bool:
+    """Tell whether the path, the query string or the form holds a control character a person cannot type."""
+    if CONTROL.search(request.path):
+        return True
+    if any(CONTROL.search(name + value) for name, value in request.args.items(multi=True)):
+        return True
+    if request.mimetype not in TEXT_BODIES:
+        return False
+    return any(CONTROL.search(name) or CONTROL_IN_TEXT.search(value) for name, value in request.form.items(multi=True))
 
 
 def body_is_utf8() -> bool:

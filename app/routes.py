@@ -154,9 +154,11 @@ def avatar(digest: str):
 
 
 def is_safe_next(target: str | None) -> bool:
-    """Accept only a path on this site: no scheme, no host, no `//` or backslash tricks."""
+    """Accept only a path on this site: no scheme, no host, no `//` or backslash tricks, no control character."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return False
+    if any(ord(character) < 0x20 or 0x7F <= ord(character) <= 0x9F for character in target):
+        return False  # a control character (C0, DEL, C1): CR LF would split the Location header
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
 

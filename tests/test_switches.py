@@ -35,7 +35,7 @@ def test_demo_errors_serve_in_development_and_test(tmp_path, environment):
     assert app.test_client().get("/demo/error").status_code == 500
 
 
-@pytest.mark.parametrize("key", ["x", "a-31-character-key-xxxxxxxxxxxxx"])
+@pytest.mark.parametrize("key", ["x", "a-31-character-key-xxxxxxxxxxxx"])
 def test_a_short_secret_key_is_refused_outside_debug_and_tests(tmp_path, key):
     assert len(key) < 32
     with pytest.raises(InsecureConfigError, match="at least 32 characters"):

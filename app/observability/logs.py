@@ -10,6 +10,7 @@ the lines that tell how it started.
 import json
 import logging
 import os
+import re
 import sys
 import threading
 from datetime import UTC, datetime
@@ -242,7 +243,7 @@ class TextFormatter(MicroblogFormatter):
         line += f" [in {fields['place']}]"
         for block in ("traceback", "stack"):
             if block in fields:
-                line += "\n" + fields[block].rstrip("\n")
+                line += "\n" + escape_controls(fields[block].rstrip("\n"))
         return line
 
 
@@ -250,7 +251,7 @@ class JsonFormatter(MicroblogFormatter):
     """One JSON object per line, with the same fields as the text format."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(self.fields(record), ensure_ascii=False)
+        return json_line(self.fields(record))
 
 
 def utc_timestamp(created: float) -> str:
@@ -263,6 +264,31 @@ def utc_second(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+# C0 controls, DEL, C1 controls and Unicode's line and paragraph separators. Each ends a line for some reader
+# (CR and LF for all, U+0085 and U+2028 for str.splitlines(), ESC sequences erase lines in a terminal,
+# NUL makes grep call the file binary), so text that came with a request shows them escaped.
+UNSAFE_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+UNSAFE_IN_A_BLOCK = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # the same, but LF ends a line
+UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029]")  # json.dumps escapes C0 itself
+NAMED_ESCAPES = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
+
+
+def escape_character(match: re.Match) -> str:
+    character = match[0]
+    code = ord(character)
+    return NAMED_ESCAPES.get(character) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
 def one_line(text: str) -> str:
-    """Escape line breaks so that text from a request cannot forge a log line of its own."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """Escape line breaks and every other control character, so that text from a request cannot forge a line."""
+    return UNSAFE_IN_A_LINE.sub(escape_character, text)
+
+
+def escape_controls(text: str) -> str:
+    """Escape control characters in a block of lines (a traceback), keeping its line feeds."""
+    return UNSAFE_IN_A_BLOCK.sub(escape_character, text)
+
+
+def json_line(fields: dict) -> str:
+    """Return one JSON object on one line: U+0085, U+2028 and U+2029, which json.dumps leaves raw, escaped too."""
+    return UNSAFE_IN_JSON.sub(lambda match: f"\\u{ord(match[0]):04x}", json.dumps(fields, ensure_ascii=False))
