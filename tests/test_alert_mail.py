@@ -132,7 +132,8 @@ def test_the_mail_says_where_in_the_application_and_reference_as_the_page_does(c
 
     [mail] = inbox.wait_for(1)
     body = mail.get_content()
-    where = dict(row.strip().split(": ", 1) for row in body.split("\n\nWhere and when\n", 1)[1].split("\n\n")[0].splitlines())
+    rows = body.split("\n\nWhere and when\n", 1)[1].split("\n\n")[0].splitlines()
+    where = dict(row.strip().split(": ", 1) for row in rows)
     assert where["Where"].strip().startswith("app/demo.py:"), where
     assert ".venv" not in body.split("\nTraceback")[0] and "site-packages" not in body.split("\nTraceback")[0]
     reference = response.headers["X-Request-ID"]

@@ -78,7 +78,8 @@ def test_files_created_under_gunicorn_are_not_readable_by_other_users(tmp_path):
     migrate_fresh(create_app(config_for_tests(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{database}")))
     env = {"SECRET_KEY": uuid.uuid4().hex, "DATABASE_URL": f"sqlite:///{database}", "FLASK_DEBUG": "0",
            "LOG_DIR": str(tmp_path / "logs"), "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
-           "MAIL_SERVER": "127.0.0.1", "ADMINS": "ops@example.com", "ACCESS_LOG": str(tmp_path / "access.log")}  # fmt: skip
+           "MAIL_SERVER": "127.0.0.1", "ADMINS": "ops@example.com",
+           "ACCESS_LOG": str(tmp_path / "access.log")}  # fmt: skip
     old_umask = os.umask(0o022)  # what a login shell or a container usually gives
     try:
         with gunicorn(tmp_path, env, workers=1) as server:
