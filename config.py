@@ -85,6 +85,12 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "")
     ALERTS_SENDER = os.environ.get("ALERTS_SENDER", "")
     ADMINS = env_list("ADMINS")
+    # The site's address as its users know it (https://microblog.example.org): alert mails link to it. The
+    # client's Host header is never used there; unset, a mail gives the path alone.
+    SITE_URL = os.environ.get("SITE_URL", "").strip()
+    # On: alert mails show email addresses, the client's address and the user agent as sent (off: masked,
+    # the client's network and the browser's name kept). The log keeps them for the operator either way.
+    ALERT_PERSONAL_DATA = env_bool("ALERT_PERSONAL_DATA")
     ALERT_WINDOW = env_int("ALERT_WINDOW", 600)
     ALERTS_PER_HOUR = env_int("ALERTS_PER_HOUR", 30)
     ALERT_QUEUE_SIZE = env_int("ALERT_QUEUE_SIZE", 1000)
@@ -141,6 +147,7 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key-not-for-production"
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL"), "sqlite://")
+    SITE_URL = "http://localhost"  # the test client's host
     WTF_CSRF_ENABLED = False
     SQLITE_CREATE_FILE = True  # each test makes its tables on a fresh file with db.create_all()
     RATELIMIT_ENABLED = False  # tests/test_ratelimit.py turns it on

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Post, User
 from tests.conftest import PASSWORD
-from tests.support.alerting import alert_settings
+from tests.support.alerting import alert_settings, subject
 from tests.support.outages import database_unreachable, sqlite_write_lock
 from tests.support.visitor import csrf_token
 
@@ -110,7 +110,7 @@ def test_neither_the_typed_password_nor_a_hash_nor_the_email_leaves_in_a_log_or_
         assert leak not in written, leak
     [record] = [json.loads(line) for line in written.splitlines() if '"Database unavailable' in line]
     assert record["exception"]["type"] == "OperationalError"
-    assert mail["Subject"].startswith("[Microblog] Database unavailable: OperationalError")
+    assert mail["Subject"].startswith(subject("Database unavailable: OperationalError"))
 
 
 def test_an_outage_across_pages_is_one_database_unavailable_fault(app, client, make_user, inbox):
@@ -127,4 +127,4 @@ def test_an_outage_across_pages_is_one_database_unavailable_fault(app, client, m
 
     assert statuses == [503] * 6
     [mail] = inbox.stays_at(1, 1.0)
-    assert mail["Subject"].startswith("[Microblog] Database unavailable")
+    assert mail["Subject"].startswith(subject("Database unavailable"))

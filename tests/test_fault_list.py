@@ -16,7 +16,7 @@ from app.models import User
 from app.observability.alerts.throttle import AlertThrottle, SqliteStore
 from app.observability.faults import find_fault, mute
 from tests.conftest import config_for_tests
-from tests.support.alerting import alert_settings
+from tests.support.alerting import alert_settings, subject
 from tests.support.faulty_views import add_faulty_views
 from tests.support.outages import database_unreachable
 from tests.support.visitor import csrf_token
@@ -65,7 +65,7 @@ def test_resolve_then_a_newer_release_sends_one_regression_mail(tmp_path, smtp, 
     client.get("/boom")
     first, regression = inbox.wait_for(2)
     inbox.stays_at(2, 0.5)  # the repeat is folded into the regression's window
-    assert regression["Subject"] == "[Microblog] Regression: " + first["Subject"].removeprefix("[Microblog] ")
+    assert regression["Subject"] == subject("Regression: " + first["Subject"].removeprefix(subject("")))
     assert regression["In-Reply-To"] == first["Message-ID"]
     assert "Regression: resolved in release 1.4.0, back in release 1.5.0." in regression.get_content()
     assert regression["X-Request-ID"] == failing.headers["X-Request-ID"]
@@ -107,10 +107,10 @@ def test_a_muted_fault_is_counted_but_not_mailed_until_unmuted(tmp_path, smtp, s
 def test_mute_by_count_lets_the_occurrence_after_the_count_be_mailed(tmp_path):
     store = SqliteStore(tmp_path / "state.sqlite3")
     throttle = AlertThrottle(store, window=10, per_hour=100, release="1.0")
-    assert throttle.decide("f1", "[Microblog] E: x", "r1", 0.0).action == "mail"
+    assert throttle.decide("f1", subject("E: x"), "r1", 0.0).action == "mail"
     mute(store, "f1", count=2)
 
-    actions = [throttle.decide("f1", "[Microblog] E: x", f"r{n}", 20.0 * n).action for n in range(2, 5)]
+    actions = [throttle.decide("f1", subject("E: x"), f"r{n}", 20.0 * n).action for n in range(2, 5)]
 
     assert actions == ["muted", "muted", "mail"]
     assert find_fault(store, "f1").count == 4

@@ -17,6 +17,7 @@ from app import create_app
 from app.extensions import db
 from app.models import User
 from tests.conftest import PASSWORD, PASSWORD_HASH, config_for_tests
+from tests.support.alerting import subject
 from tests.support.schema import migrate_fresh
 from tests.support.servers import GUNICORN, ROOT, free_port, gunicorn
 from tests.support.visitor import Visitor, csrf_token
@@ -191,4 +192,4 @@ def test_a_worker_that_fails_to_boot_is_logged_in_json_and_alerted_once_not_once
     warnings = [r["message"] for r in second if r["level"] == "WARNING"]
     assert any("REQUEST_TIMEOUT (5 s) is not shorter than gunicorn's timeout (3 s)" in w for w in warnings)
     [mail] = inbox.stays_at(1, 0.5)
-    assert mail["Subject"].startswith("[Microblog] InsecureConfigError: SECRET_KEY is missing")
+    assert mail["Subject"].startswith(subject("InsecureConfigError: SECRET_KEY is missing", "production"))

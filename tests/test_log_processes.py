@@ -16,7 +16,7 @@ import pytest
 from app import create_app
 from app.observability.alerts.throttle import RedisStore, SqliteStore, list_faults
 from tests.conftest import config_for_tests
-from tests.support.alerting import alert_settings
+from tests.support.alerting import alert_settings, subject
 from tests.support.faulty_views import add_faulty_views
 from tests.support.servers import gunicorn
 from tests.support.smtp import black_hole
@@ -89,7 +89,7 @@ def test_workers_sharing_the_throttle_send_one_first_mail_and_one_follow_up(tmp_
 
     assert exit_codes == [0] * WORKERS
     first, follow_up = inbox.stays_at(2, 0.2)
-    assert first["Subject"] == "[Microblog] ConnectionError: database at 10.0.0.5 unreachable"
+    assert first["Subject"] == subject("ConnectionError: database at 10.0.0.5 unreachable")
     assert "occurred 19 more times between" in follow_up.get_content()
     assert follow_up["In-Reply-To"] == first["Message-ID"]
 
@@ -111,7 +111,7 @@ def test_workers_exiting_mid_window_leave_every_repeat_counted_in_the_shared_sta
 
     assert exit_codes == [0] * WORKERS
     [first] = inbox.stays_at(1, 0.2)
-    assert first["Subject"] == "[Microblog] ConnectionError: database at 10.0.0.5 unreachable"
+    assert first["Subject"] == subject("ConnectionError: database at 10.0.0.5 unreachable")
     assert fault.repeats == WORKERS * 40 - 1  # counted in each worker's memory, written as it stopped
 
 
@@ -219,7 +219,7 @@ def test_gunicorn_workers_log_each_record_once_to_stdout_and_mail_once(tmp_path,
         output = server.output()
 
     assert statuses == [500] * 12
-    assert mail["Subject"] == "[Microblog] DemoFailure: Demo failure requested at /demo/error"
+    assert mail["Subject"] == subject("DemoFailure: Demo failure requested at /demo/error")
     # Each worker's first is the full record; the others are short lines pointing back to it (issue 11).
     assert output.count("Exception on /demo/error [GET]") + output.count("GET /demo/error 500 repeat of ") == 12
     assert output.count("Microblog startup") == WORKERS

@@ -12,7 +12,7 @@ import pytest
 
 from app import create_app
 from tests.conftest import config_for_tests
-from tests.support.alerting import alert_settings
+from tests.support.alerting import alert_settings, subject
 from tests.support.secrets import PLANTED_DB_PASSWORD, PLANTED_PASSWORD
 from tests.support.servers import ROOT, free_port
 
@@ -35,7 +35,7 @@ def test_a_failing_flask_command_is_logged_and_alerted_once(tmp_path, smtp):
     assert "ERROR [-] app: Uncaught OperationalError: (psycopg.OperationalError) connection failed" in log
     assert "in seed\n" in log  # the traceback, down to the command
     [mail] = inbox.stays_at(1, 0.3)
-    assert mail["Subject"].startswith("[Microblog] OperationalError: ")
+    assert mail["Subject"].startswith(subject("OperationalError: "))
     assert PLANTED_DB_PASSWORD not in log + mail.get_content() + mail["Subject"]
 
 
@@ -62,5 +62,5 @@ def test_a_failing_background_thread_is_logged_and_alerted_once(tmp_path, smtp):
     log = (tmp_path / "logs" / "microblog.log").read_text()
     assert "ERROR [-] app: Uncaught ValueError in thread feed-sync: feed refused: password=********" in log
     [mail] = inbox.stays_at(1, 0.3)
-    assert mail["Subject"] == "[Microblog] ValueError: feed refused: password=********"
+    assert mail["Subject"] == subject("ValueError: feed refused: password=********")
     assert PLANTED_PASSWORD not in log + mail.get_content()

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = PROJECT_DIR / "app"
 
 
 def digest(text: str) -> str:
@@ -42,6 +43,22 @@ def innermost_application_place(tb: types.TracebackType | None) -> str:
         tb = tb.tb_next
     frame = own or innermost
     return f"{relative_path(frame[0])}:{frame[1]}:{frame[2]}" if frame else ""
+
+
+def innermost_package_place(tb: types.TracebackType | None) -> str:
+    """Return `path:function:line` of the innermost frame in the app/ package itself, or "" if none is."""
+    own = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if is_package_file(code.co_filename):
+            own = (code.co_filename, code.co_name, tb.tb_lineno)
+        tb = tb.tb_next
+    return f"{relative_path(own[0])}:{own[1]}:{own[2]}" if own else ""
+
+
+@lru_cache(maxsize=4096)
+def is_package_file(filename: str) -> bool:
+    return is_application_file(filename) and Path(filename).resolve().is_relative_to(PACKAGE_DIR)
 
 
 @lru_cache(maxsize=4096)  # a filename's answer never changes; resolving it costs a system call per path component

@@ -1,5 +1,6 @@
 """Mask secrets before anything leaves the process: log lines, alert mails, Sentry events."""
 
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from itertools import chain
@@ -24,8 +25,16 @@ PASSWORD_HASH = re.compile(
 # and PostgreSQL's echo of a row's key in a constraint error: "Key (email)=(someone@example.org)".
 SQL_PARAMETERS = re.compile(r"\[parameters: [^\n]*\]")
 KEY_VALUES = re.compile(r"(?P<head>Key \(.*?\)=\().*?(?P<tail>\)\s+(?:already exists|is not present|is still))")
-# Fields whose value is personal data: on-call needs the user's id and name, not these.
-PERSONAL_NAME = re.compile(r"e-?mail|phone|address|birth", re.IGNORECASE)
+# Fields and headers whose value is personal data: on-call needs the user's id and name, not these.
+PERSONAL_NAME = re.compile(r"e-?mail|phone|address|birth|user-agent|forwarded|real-ip|client-ip|^from$", re.IGNORECASE)
+EMAIL_ADDRESS = re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# A user agent's browser and major version, enough to reproduce a fault: the first that matches wins
+# (Edge and Opera also say Chrome, Chrome also says Safari).
+BROWSERS = [(name, re.compile(pattern)) for name, pattern in (
+    ("Edge", r"Edg[A-Za-z]*/(\d+)"), ("Opera", r"OPR/(\d+)"), ("Firefox", r"Firefox/(\d+)"),
+    ("Chrome", r"Chrom(?:e|ium)/(\d+)"), ("Safari", r"Version/(\d+)[^ ]* .*Safari/"),
+)]  # fmt: skip
+FIRST_PRODUCT = re.compile(r"([A-Za-z][\w.-]*)/(\d+)")
 QUOTED_PAIR = re.compile(r"""(?P<head>(?P<q>['"])(?P<name>[\w.-]+)(?P=q)\s*:\s*)(?P<secret>'[^']*'|"[^"]*"|[^\s,}]+)""")
 
 
@@ -56,14 +65,15 @@ def scrub_value(key, value):
     return value
 
 
-def scrub_url(url: str) -> str:
-    """Mask credentials in a URL and the values of its sensitive query parameters; never raise."""
+def scrub_url(url: str, keep_personal: bool = True) -> str:
+    """Mask credentials in a URL and the values of its sensitive (and, if asked, personal) query parameters."""
     url = mask_url_credentials(url)
     try:
         parts = urlsplit(url)
     except ValueError:  # not a URL after all (a stray "[" say): treat it as text
         return scrub_text(url)
-    query = urlencode(scrub_pairs(parse_qsl(parts.query, keep_blank_values=True)), safe="*")
+    pairs = scrub_pairs(parse_qsl(parts.query, keep_blank_values=True))
+    query = urlencode(pairs if keep_personal else mask_personal(pairs), safe="*")
     return urlunsplit(parts._replace(query=query))
 
 
@@ -83,8 +93,33 @@ def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def mask_personal(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Return the pairs with personal values (email, phone, address) masked, for mails read by on-call."""
+    """Return the pairs with personal values (email, phone, address, user agent) masked, for mails read by on-call."""
     return [(name, MASK if PERSONAL_NAME.search(name) else value) for name, value in pairs]
+
+
+def mask_emails(text: str) -> str:
+    """Mask every email address in free text."""
+    return EMAIL_ADDRESS.sub(MASK, text)
+
+
+def mask_address(address: str) -> str:
+    """Keep a client's network, not its address: 203.0.113.x, or the /48 of an IPv6 address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address if address == "-" else MASK
+    if ip.version == 4:
+        return address.rpartition(".")[0] + ".x"
+    return str(ipaddress.ip_network(f"{address}/48", strict=False))
+
+
+def browser_summary(agent: str) -> str:
+    """Reduce a user agent to its browser and major version ("Firefox 128"), which is what a fix needs."""
+    for name, pattern in BROWSERS:
+        if match := pattern.search(agent):
+            return f"{name} {match[1]}"
+    match = FIRST_PRODUCT.search(agent)
+    return f"{match[1]} {match[2]}" if match else ("-" if agent == "-" else MASK)
 
 
 def _mask_if_sensitive(match: re.Match) -> str:

@@ -1,8 +1,16 @@
 """Settings that turn on logging and alert mail in a test app, to a real SMTP server on loopback."""
 
+import socket
 from pathlib import Path
 
+from config import TestConfig
+
 ADMIN = "ops@example.com"
+
+
+def subject(text: str, environment: str = TestConfig.ENV_NAME) -> str:
+    """Return an alert mail's subject as this host sends it: `[Microblog <environment> <host>] text`."""
+    return f"[Microblog {environment} {socket.gethostname()}] {text}"
 
 
 def alert_settings(tmp_path: Path, port: int, **overrides) -> dict:

@@ -52,7 +52,9 @@ def init_alerts(app: Flask) -> None:
 
 def mail_handler(config) -> AlertMailHandler:
     mailer = AlertMailHandler.from_config(config)
-    mailer.setFormatter(AlertFormatter(known_secrets(config), release_of(config), float(config["ALERT_WINDOW"])))
+    formatter = AlertFormatter(known_secrets(config), release_of(config), float(config["ALERT_WINDOW"]),
+                               config["ENV_NAME"], config["ALERT_PERSONAL_DATA"])  # fmt: skip
+    mailer.setFormatter(formatter)
     return mailer
 
 

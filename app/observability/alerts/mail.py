@@ -4,6 +4,12 @@
 of the traceback's frames, nothing scrubbed or rendered yet and no frame kept alive.
 `AlertFormatter` renders the body, scrubbing as it goes; `AlertMailHandler`, an SMTPHandler,
 adds the subject and the thread's headers and sends it.
+
+What came with the request cannot forge the mail: names and values are escaped to one line each, the
+URL names the configured SITE_URL (never the client's Host header), and personal data (email
+addresses, the client's address, the user agent) is cut down to what on-call needs unless
+ALERT_PERSONAL_DATA is on. The body goes out as 8bit text, so a request id is never split by a
+quoted-printable line break and `grep` finds it in the raw mail.
 """
 
 from __future__ import annotations
@@ -14,21 +20,38 @@ import socket
 import ssl
 import sys
 import traceback
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from logging.handlers import SMTPHandler
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 
 from app.observability.alerts.throttle import Fault
-from app.observability.fingerprint import innermost_application_place, record_fingerprint, relative_path
-from app.observability.logs import one_line, utc_timestamp
+from app.observability.fingerprint import (
+    innermost_application_place,
+    innermost_package_place,
+    record_fingerprint,
+    relative_path,
+)
+from app.observability.logs import escape_controls, one_line, utc_timestamp
 from app.observability.request_id import current_request_id, current_user_label
-from app.observability.scrub import mask_personal, request_secrets, scrub_pairs, scrub_text, scrub_url
+from app.observability.scrub import (
+    browser_summary,
+    mask_address,
+    mask_emails,
+    mask_personal,
+    request_secrets,
+    scrub_pairs,
+    scrub_text,
+    scrub_url,
+)
 
-SUBJECT_PREFIX = "[Microblog]"
+SUBJECT_PREFIX = "[Microblog"  # "[Microblog production web-1] ...": the environment and the host follow
 SUBJECT_MAX = 120
 FIELD_MAX = 500  # a form field or header longer than this is cut in the mail
+LINE_MAX = 998  # SMTP's limit on a line, in bytes; a longer body goes out quoted-printable
+MAIL_POLICY = policy.default.clone(max_line_length=LINE_MAX)  # a subject (at most SUBJECT_MAX) is never folded
 
 log = logging.getLogger("app.alerts")
 
@@ -44,6 +67,7 @@ def capture(record: logging.LogRecord) -> logging.LogRecord:
     captured.kind = type(exc).__name__ if exc else ""
     here = f"{relative_path(record.pathname)}:{record.funcName}:{record.lineno}"
     captured.where = innermost_application_place(exc.__traceback__) if exc else here
+    captured.app_place = (innermost_package_place(exc.__traceback__) or captured.where) if exc else here
     captured.request_id = current_request_id() if has_request_context() else getattr(record, "request_id", "-")
     captured.request, captured.form, captured.headers, captured.cookies = request_facts()
     if not captured.request:  # a request reported from outside it (a dead worker's, by gunicorn's master)
@@ -58,13 +82,14 @@ def request_facts() -> tuple[dict[str, str], list, list, list]:
         return {}, [], [], []
     facts = {
         "Method": request.method,
-        "URL": request.url,
+        "URL": current_app.config["SITE_URL"].rstrip("/")
+        + (request.full_path if request.query_string else request.path),
         "Endpoint": request.endpoint or "-",
         "Client": request.remote_addr or "-",
         "User agent": request.user_agent.string or "-",
         "Referer": request.referrer or "-",
         "User": current_user_label(),
-        "Request id": current_request_id(),
+        "Reference": current_request_id(),  # the word the error page uses
     }
     return facts, form_items(), list(request.headers.items()), list(request.cookies.items(multi=True))
 
@@ -87,9 +112,11 @@ def follow_up_record(fault: Fault) -> logging.LogRecord:
 class AlertFormatter(logging.Formatter):
     """Render a captured record (or a follow-up) as a mail's subject and body, with secrets masked."""
 
-    def __init__(self, secrets: list[str], version: str, window: float):
+    def __init__(self, secrets: list[str], version: str, window: float, environment: str = "", personal: bool = False):
         super().__init__()
         self.secrets, self.version, self.window = secrets, version, window
+        self.prefix = " ".join([SUBJECT_PREFIX, *environment.split()[:1], socket.gethostname()]) + "]"
+        self.personal = personal  # show email addresses, the client's address and the user agent as sent
 
     def subject(self, record: logging.LogRecord) -> str:
         if getattr(record, "follow_up", False):
@@ -99,20 +126,26 @@ class AlertFormatter(logging.Formatter):
             text = f"{record.fault_name}: {text}"
         if getattr(record, "regression", False):
             text = "Regression: " + text
-        return mail_subject(self.scrub(text, record))
+        return mail_subject(self.prefix, self.keep_personal(self.scrub(text, record)))
 
     def format(self, record: logging.LogRecord) -> str:
-        return self.follow_up_body(record.fault) if getattr(record, "follow_up", False) else self.alert_body(record)
+        follow_up = getattr(record, "follow_up", False)
+        return self.keep_personal(self.follow_up_body(record.fault) if follow_up else self.alert_body(record))
+
+    def keep_personal(self, text: str) -> str:
+        """Mask email addresses anywhere in the text, unless on-call is to see personal data."""
+        return text if self.personal else mask_emails(text)
 
     def alert_body(self, record: logging.LogRecord) -> str:
         where = {
+            "Where": place(record.app_place),
             "Time (UTC)": utc_timestamp(record.created),
             "Host": f"{socket.gethostname()} (pid {record.process})",
             "Version": f"Microblog {self.version}",
             "Fingerprint": record.fingerprint,
             "Occurrences": f"1, the first in this window; repeats in the next {duration(self.window)} "
             "are counted and mailed as one follow-up",
-            "Logged by": f"{record.name} at {relative_path(record.pathname)}:{record.lineno}",
+            "Logger": record.name,
         }
         if not record.shared:
             where["Throttle"] = "shared state unavailable: this process decided alone, other workers may mail too"
@@ -121,14 +154,16 @@ class AlertFormatter(logging.Formatter):
             fault = record.fault
             sections.insert(0, f"Regression: resolved in release {fault.resolved_in}, back in release {self.version}.")
         sections.append(block("Where and when", where))
-        form = mask_personal(record.form)
-        for title, pairs in (("Form", form), ("Headers", record.headers), ("Cookies", record.cookies)):
-            sections.append(block(title, dict(cut(scrub_pairs(pairs)))))
         if record.error:
-            sections.append("Traceback\n" + self.scrub("".join(record.error.format()), record).rstrip())
+            sections.append(
+                "Traceback\n" + escape_controls(self.scrub("".join(record.error.format()), record)).rstrip()
+            )
         if record.stack_info:  # where a request was stuck when its worker was aborted
-            sections.append(self.scrub(record.stack_info, record).rstrip())
+            sections.append(escape_controls(self.scrub(record.stack_info, record)).rstrip())
         sections.append(feedback_block(record.fault))
+        for title, pairs in (("Form", record.form), ("Headers", record.headers), ("Cookies", record.cookies)):
+            pairs = pairs if self.personal else mask_personal(pairs)
+            sections.append(block(title, dict(cut(scrub_pairs(pairs)))))
         return "\n\n".join(section for section in sections if section) + "\n"
 
     def scrubbed_request(self, record: logging.LogRecord) -> dict[str, str]:
@@ -136,11 +171,16 @@ class AlertFormatter(logging.Formatter):
         if "URL" not in facts:
             return {name: self.scrub(str(value), record) for name, value in facts.items()}
         referer = scrub_url(facts["Referer"]) if facts["Referer"] != "-" else "-"
-        return {**facts, "URL": self.scrub(scrub_url(facts["URL"]), record), "Referer": referer}
+        url = scrub_url(facts["URL"], keep_personal=self.personal)
+        facts = {**facts, "URL": self.scrub(url, record), "Referer": referer}
+        if not self.personal:
+            facts["Client"] = mask_address(facts["Client"])
+            facts["User agent"] = browser_summary(facts["User agent"])
+        return facts
 
     def follow_up_body(self, fault: Fault) -> str:
         times = f"between {utc_timestamp(fault.repeats_from)} and {utc_timestamp(fault.repeats_until)} (UTC)"
-        name = fault.subject.removeprefix(SUBJECT_PREFIX + " ")
+        name = fault.subject.split("] ", 1)[-1] if fault.subject.startswith(SUBJECT_PREFIX) else fault.subject
         if fault.first_mailed:
             headline = f"{name} occurred {fault.repeats} more times {times}."
         else:
@@ -200,7 +240,7 @@ class AlertMailHandler(SMTPHandler):
         fault: Fault = record.fault
         domain = self.fromaddr.rpartition("@")[2] or "microblog"
         thread = f"<{fault.fingerprint}.{int(fault.first_seen * 1000)}@{domain}>"  # the same on every host
-        message = EmailMessage()
+        message = EmailMessage(policy=MAIL_POLICY)
         message["Subject"] = self.getSubject(record)
         message["From"] = self.fromaddr
         message["To"] = ", ".join(self.toaddrs)
@@ -211,7 +251,9 @@ class AlertMailHandler(SMTPHandler):
         message["X-Microblog-Fingerprint"] = fault.fingerprint
         if not getattr(record, "follow_up", False):
             message["X-Request-ID"] = record.request_id
-        message.set_content(self.format(record))
+        body = self.format(record)
+        fits = all(len(line.encode()) <= LINE_MAX for line in body.splitlines())
+        message.set_content(body, cte="8bit" if fits else "quoted-printable")
         return message
 
     def send(self, message: EmailMessage) -> None:
@@ -226,7 +268,14 @@ class AlertMailHandler(SMTPHandler):
                 smtp.starttls(context=context)
             if self.username:
                 smtp.login(self.username, self.password)
-            smtp.send_message(message)
+            smtp.ehlo_or_helo_if_needed()
+            options = []
+            if message["Content-Transfer-Encoding"] == "8bit":
+                if smtp.has_extn("8bitmime"):
+                    options.append("BODY=8BITMIME")
+                else:  # a relay that takes 7-bit only: the long way round, with soft line breaks
+                    message.set_content(message.get_content(), cte="quoted-printable")
+            smtp.send_message(message, mail_options=options)
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
         error = sys.exc_info()[1]
@@ -249,19 +298,28 @@ def feedback_block(fault: Fault | None) -> str:
 
 
 def block(title: str, rows: dict[str, str]) -> str:
+    """Lay out `name: value` rows, aligned; names and values (a client's, often) are escaped to one line each."""
     if not rows:
         return ""
+    rows = {one_line(str(name)): one_line(str(value)) for name, value in rows.items()}
     width = max(len(name) for name in rows) + 1
-    return title + "\n" + "\n".join(f"  {name + ':':<{width}} {one_line(str(value))}" for name, value in rows.items())
+    return title + "\n" + "\n".join(f"  {name + ':':<{width}} {value}" for name, value in rows.items())
+
+
+def place(where: str) -> str:
+    """Say `path:function:line` as `path:line in function`, the way a reader looks it up."""
+    path, _, rest = where.partition(":")
+    function, _, line = rest.rpartition(":")
+    return f"{path}:{line} in {function}" if function and line.isdigit() else where
 
 
 def cut(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(name, cut_text(value, FIELD_MAX)) for name, value in pairs]
 
 
-def mail_subject(text: str) -> str:
-    """Return `[Microblog] text` on one line (no CR, LF or runs of blanks), at most SUBJECT_MAX characters."""
-    return cut_text(" ".join(f"{SUBJECT_PREFIX} {text}".split()), SUBJECT_MAX)
+def mail_subject(prefix: str, text: str) -> str:
+    """Return `prefix text` on one line (no line break, control character or run of blanks), at most SUBJECT_MAX."""
+    return cut_text(one_line(" ".join(f"{prefix} {text}".split())), SUBJECT_MAX)
 
 
 def cut_text(text: str, limit: int) -> str:
