@@ -120,7 +120,7 @@ def test_a_subject_stays_on_one_line_and_within_120_characters(client, inbox, ap
 
     [mail] = inbox.wait_for(1)
     assert len(mail["Subject"]) <= 120
-    assert mail["Subject"].startswith(subject("RuntimeError: line one Bcc: ******** xxx"))  # the address masked (issue 14)
+    assert mail["Subject"].startswith(subject("RuntimeError: line one Bcc: ******** xxx"))  # address masked (#14)
     assert mail["Bcc"] is None
 
 
