@@ -1,4 +1,4 @@
-"""A switch to see a real failure: GET /demo/error raises, when DEMO_ERRORS is on (never in production)."""
+"""A switch to see a real failure: GET /demo/error raises, when DEMO_ERRORS is on in development or test."""
 
 from flask import Blueprint, Flask
 
@@ -14,10 +14,19 @@ def error():
     raise DemoFailure("Demo failure requested at /demo/error")
 
 
+# Where DEMO_ERRORS may mount /demo/error, compared exactly (case and blanks count): a misspelt or empty
+# MICROBLOG_ENV ("prod", "Production", "") refuses to start rather than expose a page anyone can make fail.
+DEMO_ENVIRONMENTS = ("development", "test")
+
+
 def init_app(app: Flask) -> None:
-    """Mount /demo when DEMO_ERRORS is on; refuse to start with it in production."""
+    """Mount /demo when DEMO_ERRORS is on; refuse to start with it anywhere but development and test."""
     if not app.config["DEMO_ERRORS"]:
         return
-    if app.config["ENV_NAME"] == "production":
-        raise RuntimeError("DEMO_ERRORS is a development switch and is refused when MICROBLOG_ENV=production.")
+    environment = app.config["ENV_NAME"]
+    if environment not in DEMO_ENVIRONMENTS:
+        raise RuntimeError(
+            f"DEMO_ERRORS is a development switch and is refused when MICROBLOG_ENV={environment or '(empty)'}: "
+            "it is allowed only when MICROBLOG_ENV is development or test (exactly, in lower case)."
+        )
     app.register_blueprint(bp)

@@ -1,15 +1,25 @@
-"""Hardening: a real SECRET_KEY, the client address behind a proxy, security headers, limits on account forms."""
+"""Hardening: a real SECRET_KEY, the client address behind a proxy, security headers, no caching of what is
+personal, limits on account forms."""
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import limiter
 from config import PLACEHOLDER_SECRET_KEYS
 
-SECRET_KEY_MISSING = (
-    "SECRET_KEY is missing, empty or a well-known placeholder, so sessions could be forged; refusing to start. "
+MAKE_A_KEY = (
     "Make one with  python -c 'import secrets; print(secrets.token_hex(32))'  and set it as SECRET_KEY "
     "in the environment (or in .env)."
+)
+SECRET_KEY_MISSING = (
+    "SECRET_KEY is missing, empty or a well-known placeholder, so sessions could be forged; refusing to start. "
+    + MAKE_A_KEY
+)
+SECRET_KEY_MIN_LENGTH = 32  # token_hex(16); a shorter key can be guessed offline from one signed cookie
+SECRET_KEY_TOO_SHORT = (
+    f"SECRET_KEY is shorter than {SECRET_KEY_MIN_LENGTH} characters, so sessions could be forged; refusing to start. "
+    f"Use a random key of at least {SECRET_KEY_MIN_LENGTH} characters. " + MAKE_A_KEY
 )
 PROXY_FIX_SETTINGS = {
     "x_for": "PROXY_FIX_X_FOR",
@@ -29,6 +39,8 @@ def init_app(app: Flask) -> None:
     trust_proxy(app)
     app.extensions["security_headers"] = security_headers(app)
     app.after_request(add_security_headers)
+    app.after_request(keep_signed_in_pages_out_of_caches)
+    app.session_interface = NoStoreSessionInterface()
     limiter.init_app(app)  # the limits themselves sit on the views they guard (app/routes.py)
 
 
@@ -41,6 +53,8 @@ def check_secret_key(app: Flask) -> None:
         key = key.decode(errors="replace")
     if key.strip() in PLACEHOLDER_SECRET_KEYS:
         raise InsecureConfigError(SECRET_KEY_MISSING)
+    if len(key.strip()) < SECRET_KEY_MIN_LENGTH:
+        raise InsecureConfigError(SECRET_KEY_TOO_SHORT)
 
 
 def trust_proxy(app: Flask) -> None:
@@ -86,6 +100,27 @@ def add_security_headers(response: Response) -> Response:
     for name, value in current_app.extensions["security_headers"].items():
         response.headers.setdefault(name, value)
     return response
+
+
+def keep_signed_in_pages_out_of_caches(response: Response) -> Response:
+    """Mark a page served to a signed-in user `no-store` (a shared cache or the back button could show it to
+    the next person at the screen), unless the view chose its own caching (avatars, static files)."""
+    user = g.get("_login_user")  # Flask-Login's loaded user: never load one here (a 5xx page must not)
+    if user is not None and user.is_authenticated:
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+class NoStoreSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session; and no cache may store a response that sets a cookie.
+
+    Checked here because the session cookie is set after every after_request function has run.
+    """
+
+    def save_session(self, app, session, response) -> None:
+        super().save_session(app, session, response)
+        if "Set-Cookie" in response.headers:
+            response.headers["Cache-Control"] = "no-store"
 
 
 def account_form_limit() -> str:

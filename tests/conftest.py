@@ -28,9 +28,9 @@ def config_for_tests(tmp_path, **overrides) -> dict:
 
 
 @pytest.fixture
-def config_overrides() -> dict:
-    """Settings a test module can override by redefining this fixture."""
-    return {}
+def config_overrides(request) -> dict:
+    """Settings a test module can override by redefining this fixture (or a test through indirect parametrize)."""
+    return dict(getattr(request, "param", {}))
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def served(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"find-{request.param}")
     with smtp_server() as (inbox, port):
         env = {
-            "SECRET_KEY": "find-test-secret-key",
+            "SECRET_KEY": "find-test-secret-key-0123456789abcdef",
             "DATABASE_URL": f"sqlite:///{folder / 'app.db'}",
             "MICROBLOG_ENV": "development",
             "DEMO_ERRORS": "1",

@@ -183,7 +183,7 @@ def test_an_app_built_before_a_fork_alerts_from_the_child(tmp_path, smtp):
 def gunicorn_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
     """Settings for gunicorn serving /demo/error, logging to stdout and mailing the SMTP server at `port`."""
     return {
-        "SECRET_KEY": "gunicorn-test-secret-key",
+        "SECRET_KEY": "gunicorn-test-secret-key-0123456789abcdef",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
         "MICROBLOG_ENV": "development",  # /demo/error is refused in production
         "DEMO_ERRORS": "1",

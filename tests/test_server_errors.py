@@ -13,7 +13,11 @@ from tests.support.outages import database_unreachable
 
 @pytest.fixture
 def config_overrides():
-    return {"DEMO_ERRORS": True, "LAST_SEEN_INTERVAL": 0}
+    return {
+        "DEMO_ERRORS": True,
+        "LAST_SEEN_INTERVAL": 0,
+        "PROXY_FIX_X_FOR": 1,
+    }  # the tests play the proxy (X-Request-ID)
 
 
 def assert_styled_500(response):

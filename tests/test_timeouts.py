@@ -32,7 +32,12 @@ def test_a_setting_that_breaks_the_ladder_is_named():
 
 @pytest.fixture
 def config_overrides():
-    return {"REQUEST_TIMEOUT": 0.3, "DATABASE_TIMEOUT": 0.2, "RETRY_AFTER": 7}
+    return {
+        "REQUEST_TIMEOUT": 0.3,
+        "DATABASE_TIMEOUT": 0.2,
+        "RETRY_AFTER": 7,
+        "PROXY_FIX_X_FOR": 1,
+    }  # sets X-Request-ID
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ FLASK = Path(sys.executable).with_name("flask")
 
 def test_a_failing_flask_command_is_logged_and_alerted_once(tmp_path, smtp):
     inbox, port = smtp
-    env = {**os.environ, "FLASK_APP": "microblog.py", "FLASK_DEBUG": "0", "SECRET_KEY": "cli-test-secret-key-123",
+    env = {**os.environ, "FLASK_APP": "microblog.py", "FLASK_DEBUG": "0",
+           "SECRET_KEY": "cli-test-secret-key-0123456789abcdef",
            "DATABASE_URL": f"postgresql://app:{PLANTED_DB_PASSWORD}@127.0.0.1:{free_port()}/microblog",
            "LOG_DIR": str(tmp_path / "logs"), "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port),
            "ADMINS": "ops@example.com", "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3")}  # fmt: skip

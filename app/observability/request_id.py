@@ -1,15 +1,20 @@
-"""One id per request (from a sane incoming X-Request-ID or made fresh, and sent back), and who made it."""
+"""One id per request (the trusted proxy's X-Request-ID, or made fresh, and sent back), and who made it."""
 
 import re
 import uuid
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 
 HEADER = "X-Request-ID"
 SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Any of these above 0 says a proxy of ours is in front (app/security.py applies them with ProxyFix); only
+# then is an incoming X-Request-ID the proxy's. Without one it is the client's: it could pose as another
+# request's id in the log, the alert mail and `flask errors find`.
+PROXY_SETTINGS = ("PROXY_FIX_X_FOR", "PROXY_FIX_X_PROTO", "PROXY_FIX_X_HOST", "PROXY_FIX_X_PORT", "PROXY_FIX_X_PREFIX")
 
 
 def init_request_id(app: Flask) -> None:
+    app.extensions["request_id_from_proxy"] = any(app.config.get(name, 0) for name in PROXY_SETTINGS)
     app.before_request(assign_request_id)
     app.after_request(send_request_id)
 
@@ -19,7 +24,9 @@ def assign_request_id() -> None:
 
 
 def incoming_request_id() -> str | None:
-    """Return the client's or proxy's X-Request-ID if it is a short token of safe characters."""
+    """Return the trusted proxy's X-Request-ID if it is a short token of safe characters; a client's is ignored."""
+    if not current_app.extensions.get("request_id_from_proxy"):
+        return None
     value = request.headers.get(HEADER, "")
     return value if SANE_ID.fullmatch(value) else None
 
