@@ -11,6 +11,12 @@ from pathlib import Path
 from dotenv import load_dotenv
 from flask.helpers import get_debug_flag
 
+# First of all: every file this server creates (the log files, the access log, the alert state, a SQLite
+# database) is for its own user and group only, 0640, never readable by every account on the host. The
+# workers inherit it from the master. (microblog.py does the same for `flask run` and `flask` commands.)
+umask = 0o027  # gunicorn's own setting: the mode of a unix socket it binds
+os.umask(umask)
+
 # The app reads .env when it loads; read it here too so that the checks below see the same settings.
 load_dotenv(Path(__file__).resolve().with_name(".env"))
 
@@ -39,6 +45,14 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() *
 timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 30)  # a worker silent this long is killed and replaced
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or 30)  # time to finish requests on restart
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE") or 5)  # behind nginx, which holds its own client connections
+
+# gunicorn believes X-Forwarded-Proto/-Ssl (the scheme) and SCRIPT_NAME/PATH_INFO headers from the peers in
+# forwarded_allow_ips, by default 127.0.0.1: any process on this host, and any client of a local proxy that
+# passes those headers on. The app reads its proxy's headers itself, through ProxyFix and the PROXY_FIX_*
+# counts (app/security.py), so gunicorn believes no one.
+forwarded_allow_ips = ""
+forwarder_headers = ""
+secure_scheme_headers = {}
 
 # gunicorn's own records and its access records in the app's layout (LOG_FORMAT: text or JSON), scrubbed,
 # with the request id, and without the health checks (app/observability/gunicorn.py).

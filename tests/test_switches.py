@@ -73,17 +73,19 @@ def mode(path: Path) -> int:
 
 
 @pytest.mark.slow
-def test_files_created_under_gunicorn_are_not_readable_by_other_users(tmp_path):
+def test_files_created_under_gunicorn_are_not_readable_by_other_users(tmp_path, smtp):
+    inbox, port = smtp
     database = tmp_path / "site.db"
     migrate_fresh(create_app(config_for_tests(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{database}")))
     env = {"SECRET_KEY": uuid.uuid4().hex, "DATABASE_URL": f"sqlite:///{database}", "FLASK_DEBUG": "0",
            "LOG_DIR": str(tmp_path / "logs"), "ALERT_STATE_PATH": str(tmp_path / "alert-state.sqlite3"),
-           "MAIL_SERVER": "127.0.0.1", "ADMINS": "ops@example.com",
-           "ACCESS_LOG": str(tmp_path / "access.log")}  # fmt: skip
+           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port), "ADMINS": "ops@example.com",
+           "MICROBLOG_ENV": "development", "DEMO_ERRORS": "1", "ACCESS_LOG": str(tmp_path / "access.log")}  # fmt: skip
     old_umask = os.umask(0o022)  # what a login shell or a container usually gives
     try:
         with gunicorn(tmp_path, env, workers=1) as server:
-            Visitor(server.url).get("/explore")
+            Visitor(server.url).get("/demo/error")  # an alert: the alert state is written
+            inbox.wait_for(1)
     finally:
         os.umask(old_umask)
 
