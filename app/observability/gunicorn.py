@@ -183,7 +183,7 @@ def report_lost_request(server, worker) -> None:
         fate += f" after gunicorn's timeout of {server.cfg.timeout:g} s"
     running = f"{time.time() - facts['started']:.1f} s" if facts.get("started") else "unknown"
     where = f"{facts['method']} {facts['path']}"
-    request_facts = {"Method": facts["method"], "Path": facts["path"], "Request id": facts["request_id"],
+    request_facts = {"Method": facts["method"], "Path": facts["path"], "Reference": facts["request_id"],
                      "User": facts["user"], "Running for": running, "Worker": f"pid {worker.pid}, {fate}"}  # fmt: skip
     reporter().logger.error(
         "Worker %d %s while serving %s (request id %s, user %s, running %s)",
