@@ -6,12 +6,16 @@ tests/faults/test_request_input.py.
 """
 
 import socket
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 
 import pytest
 
+from app import create_app
 from app.observability.alerts.mail import block
+from tests.conftest import config_for_tests
 from tests.support.alerting import alert_settings
+from tests.support.smtp import smtp_server
+from tests.support.waiting import wait_for
 
 SITE_URL = "https://microblog.example.org"
 EMAIL = "ann.person@example.com"
@@ -184,3 +188,17 @@ def test_request_ids_are_never_split_in_the_raw_mail(client, inbox):
     for raw in (first, follow_up):
         assert max(len(line) for line in raw.split(b"\r\n")) <= 998  # SMTP's limit on a line
         assert message_from_bytes(raw, policy=policy.default)["Content-Transfer-Encoding"] == "8bit"
+
+
+def test_a_relay_without_8bitmime_gets_quoted_printable(tmp_path):
+    # aiosmtpd advertises 8BITMIME only when it keeps the bytes; decoding them, it speaks 7-bit only.
+    with smtp_server(decode_data=True) as (inbox, port):
+        app = create_app(config_for_tests(tmp_path, **alert_settings(tmp_path, port, DEMO_ERRORS=True)))
+        app.test_client().get("/demo/error", headers={"User-Agent": "é" * 600})
+        wait_for(bool, lambda: list(inbox.envelopes), what="the mail")
+        app.extensions["alerts"].close()
+
+    [envelope] = inbox.envelopes
+    message = message_from_string(envelope.content, policy=policy.default)
+    assert message["Content-Transfer-Encoding"] == "quoted-printable"
+    assert "DemoFailure: Demo failure requested at /demo/error" in message.get_content()

@@ -82,8 +82,7 @@ def request_facts() -> tuple[dict[str, str], list, list, list]:
         return {}, [], [], []
     facts = {
         "Method": request.method,
-        "URL": current_app.config["SITE_URL"].rstrip("/")
-        + (request.full_path if request.query_string else request.path),
+        "URL": site_url(),
         "Endpoint": request.endpoint or "-",
         "Client": request.remote_addr or "-",
         "User agent": request.user_agent.string or "-",
@@ -92,6 +91,13 @@ def request_facts() -> tuple[dict[str, str], list, list, list]:
         "Reference": current_request_id(),  # the word the error page uses
     }
     return facts, form_items(), list(request.headers.items()), list(request.cookies.items(multi=True))
+
+
+def site_url() -> str:
+    """Return the request's URL on the configured SITE_URL (the path alone without one), never on the Host
+    header the client sent: a forged Host would make the mail link wherever the client wants."""
+    path = request.full_path if request.query_string else request.path
+    return current_app.config["SITE_URL"].rstrip("/") + path
 
 
 def form_items() -> list[tuple[str, str]]:
@@ -170,7 +176,7 @@ class AlertFormatter(logging.Formatter):
         facts = record.request
         if "URL" not in facts:
             return {name: self.scrub(str(value), record) for name, value in facts.items()}
-        referer = scrub_url(facts["Referer"]) if facts["Referer"] != "-" else "-"
+        referer = scrub_url(facts["Referer"], keep_personal=self.personal) if facts["Referer"] != "-" else "-"
         url = scrub_url(facts["URL"], keep_personal=self.personal)
         facts = {**facts, "URL": self.scrub(url, record), "Referer": referer}
         if not self.personal:
