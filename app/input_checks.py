@@ -43,10 +43,12 @@ def init_app(app: Flask) -> None:
 def refuse_undecodable_input() -> None:
     if not is_utf8(unquote_to_bytes(request.query_string)):
         abort(400)
-    if request.mimetype == "multipart/form-data" and request.files:
-        raise FileRefused()
-    if request.mimetype in TEXT_BODIES and not body_is_utf8():
-        abort(400)
+    if request.mimetype in TEXT_BODIES:
+        readable = body_is_utf8()  # first: it keeps the body, which the form parser then reads from there
+        if request.mimetype == "multipart/form-data" and request.files:
+            raise FileRefused()  # said before the encoding: a file's bytes are rarely UTF-8
+        if not readable:
+            abort(400)
     if has_control_characters():
         raise ControlCharacterRefused()
 

@@ -60,6 +60,20 @@ def test_registering_a_name_with_a_nul_is_a_400_and_stores_nobody(site, site_dat
     assert user_count(site_database) == before
 
 
+@pytest.mark.parametrize("page", ["/login", "/register"])
+def test_a_field_sent_as_a_file_is_a_400_never_a_500(site, page):
+    visitor = Visitor(site.url)
+    token = visitor.csrf_token(page).encode()
+    body = (b'--XYZ\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n%s\r\n'
+            b'--XYZ\r\nContent-Disposition: form-data; name="username"; filename="name.txt"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n\xff\xfeann\r\n--XYZ--\r\n") % token  # fmt: skip
+
+    response = post_form_bytes(site.url, page, body, visitor.cookie_header(), "multipart/form-data; boundary=XYZ")
+
+    assert response.status == 400
+    assert "takes text, not a file" in response.text
+
+
 def test_login_with_a_line_break_in_next_is_a_400_never_a_500(site, site_database):
     name = site_database.add_user()
     visitor = Visitor(site.url)
