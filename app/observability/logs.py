@@ -281,6 +281,8 @@ def escape_character(match: re.Match) -> str:
 
 def one_line(text: str) -> str:
     """Escape line breaks and every other control character, so that text from a request cannot forge a line."""
+    if text.isprintable():  # no control character or line separator: the common case, checked in C
+        return text
     return UNSAFE_IN_A_LINE.sub(escape_character, text)
 
 
