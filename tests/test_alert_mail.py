@@ -172,7 +172,7 @@ def test_the_traceback_comes_before_the_headers(client, inbox):
     assert body.index("\nRequest\n") < body.index("\nTraceback") < body.index("\nHeaders\n")
 
 
-@settings(ALERT_WINDOW=1.5)
+@settings(ALERT_WINDOW=3)
 def test_request_ids_are_never_split_in_the_raw_mail(client, inbox):
     ids = [f"req-{n:02d}-{'0123456789abcdef' * 2}" for n in range(8)]  # 39 characters each
     long_agent = AGENT + " " + "x" * 200
@@ -183,7 +183,11 @@ def test_request_ids_are_never_split_in_the_raw_mail(client, inbox):
     inbox.wait_for(2)
     first, follow_up = raw_mails(inbox)[:2]
     assert ids[0].encode() in first.split(b"\r\n\r\n", 1)[1]  # in the body, not only in the X-Request-ID header
-    for request_id in ids[-5:]:
+    # The follow-up names the latest repeats on one long line (which ones depends on the machine's pace).
+    decoded = message_from_bytes(follow_up, policy=policy.default).get_content()  # as a reader sees it
+    named = [request_id for request_id in ids if request_id in decoded]
+    assert len(named) >= 3, named
+    for request_id in named:
         assert request_id.encode() in follow_up, request_id
     for raw in (first, follow_up):
         assert max(len(line) for line in raw.split(b"\r\n")) <= 998  # SMTP's limit on a line
