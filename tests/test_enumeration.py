@@ -69,4 +69,4 @@ def test_the_owner_of_a_taken_email_gets_a_mail_instead(client, smtp, make_user)
     message = inbox.wait_for(1)[0]
     assert message["To"] == "owner@example.com"
     body = message.get_content()
-    assert "Someone tried to register" in body and "owner" in body and "/reset_password_request" in body
+    assert "Someone just tried to register" in body and "owner" in body and "/reset_password_request" in body

@@ -7,8 +7,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.extensions import db
-from app.models import User
 from tests.conftest import PASSWORD
 from tests.support.servers import free_port
 

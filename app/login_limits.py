@@ -1,0 +1,100 @@
+"""Limits on failed logins, counted per account and address, per account, and per address.
+
+Only failures count, so a right password is never what fills a window; and a stranger's failures
+behind an office's or a carrier's shared address fill the window of the accounts they tried, not
+that of a colleague who types her own password (the per-address window, for one guess at many
+accounts, is ten times wider). Counters live in Flask-Limiter's storage (memory, or Redis shared by
+every worker and host), through the `limits` package it is built on.
+"""
+
+import logging
+import time
+from collections.abc import Iterator
+
+from flask import current_app, request
+from flask_limiter import RequestLimit
+from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter, RateLimiter
+from werkzeug.exceptions import TooManyRequests
+
+from app.extensions import limiter
+from app.models import USERNAME_MAX, username_key
+
+log = logging.getLogger("app.security")
+# When the shared storage (Redis) is down: count in this process rather than refuse or stop counting.
+fallback = FixedWindowRateLimiter(MemoryStorage())
+WINDOWS = (
+    ("ACCOUNT_RATE_LIMIT", "this account from this address"),
+    ("LOGIN_ACCOUNT_FAILURE_LIMIT", "this account"),
+    ("LOGIN_ADDRESS_FAILURE_LIMIT", "this address"),
+)
+
+
+def windows(account: str, address: str) -> Iterator[tuple[RateLimitItem, tuple[str, ...], str]]:
+    """Yield (limit, counter key, what it counts) for a login to `account` from `address`."""
+    prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
+    key = username_key(account[:USERNAME_MAX])
+    keys = {
+        "ACCOUNT_RATE_LIMIT": (prefix, "login-failures", "account-address", key, address),
+        "LOGIN_ACCOUNT_FAILURE_LIMIT": (prefix, "login-failures", "account", key),
+        "LOGIN_ADDRESS_FAILURE_LIMIT": (prefix, "login-failures", "address", address),
+    }
+    for setting, counts in WINDOWS:
+        for item in parse_many(current_app.config[setting]):
+            yield item, keys[setting], counts
+
+
+def strategy() -> RateLimiter:
+    return limiter.limiter
+
+
+def enabled() -> bool:
+    return bool(current_app.config.get("RATELIMIT_ENABLED"))
+
+
+def check_login_allowed(account: str) -> None:
+    """Raise 429 (with Retry-After) when `account` or this address has failed too often; log the refusal."""
+    if not enabled():
+        return
+    address = get_remote_address()
+    for item, key, counts in windows(account, address):
+        allowed, reset_at = counter_state(item, key)
+        if not allowed:
+            log.warning(
+                "Login refused (429) for account %r from %s: too many failed logins to %s (%s)",
+                account, address, counts, item,
+            )  # fmt: skip
+            raise TooManyRequests(
+                "Too many failed logins. Wait a little, or reset your password.",
+                retry_after=max(1, int(reset_at - time.time())),
+            )
+
+
+def record_failed_login(account: str) -> None:
+    """Log a failed login (account name and address, never the password) and count it in every window."""
+    address = get_remote_address()
+    log.warning("Failed login for account %r from %s", account, address)
+    if enabled():
+        for item, key, _ in windows(account, address):
+            try:
+                strategy().hit(item, *key)
+            except Exception:
+                fallback.hit(item, *key)
+
+
+def counter_state(item: RateLimitItem, key: tuple[str, ...]) -> tuple[bool, float]:
+    """Return (under the limit?, when its window resets), from the shared storage or, if it fails, this process."""
+    for counter in (strategy(), fallback):
+        try:
+            return counter.test(item, *key), counter.get_window_stats(item, *key).reset_time
+        except Exception:
+            log.warning("Login limits: the rate limit storage failed; counting in this process", exc_info=True)
+    return True, time.time()
+
+
+def log_refused_request(limit: RequestLimit) -> None:
+    """on_breach for Flask-Limiter's limits: a 429 is worth a WARNING with the page and the address."""
+    log.warning("Request refused (429) for %s %s from %s: limit %s", request.method, request.path,
+                get_remote_address(), limit.limit)  # fmt: skip
