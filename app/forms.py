@@ -42,11 +42,11 @@ def username_is_taken(username: str) -> bool:
     return db.session.scalar(sa.select(User.id).where(User.username_key == username_key(username))) is not None
 
 
-def new_password_fields():
+def new_password_fields(label: str = "Password"):
     """Return the "new password" and "repeat it" fields of the registration, change and reset forms."""
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)])
+    password = PasswordField(label, validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)])
     repeat = PasswordField(
-        "Repeat password", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]
+        f"Repeat {label.lower()}", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]
     )
     return password, repeat
 
@@ -85,7 +85,7 @@ class RegistrationForm(SiteForm):
 
 class ChangePasswordForm(SiteForm):
     current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])
-    password, password2 = new_password_fields()
+    password, password2 = new_password_fields("New password")
     submit = SubmitField("Change password")
 
 
@@ -95,7 +95,7 @@ class ResetPasswordRequestForm(SiteForm):
 
 
 class ResetPasswordForm(SiteForm):
-    password, password2 = new_password_fields()
+    password, password2 = new_password_fields("New password")
     submit = SubmitField("Set the new password")
 
 

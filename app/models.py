@@ -68,6 +68,11 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value
 
 
+def key_of_inserted_name(context) -> str:
+    """Default of username_key for inserts that bypass the ORM's validators (`flask seed`'s bulk insert)."""
+    return username_key(context.get_current_parameters()["username"])
+
+
 followers = sa.Table(
     "followers",
     db.metadata,
@@ -83,8 +88,9 @@ class User(UserMixin, db.Model):
     username: so.Mapped[str] = so.mapped_column(sa.String(USERNAME_MAX), index=True, unique=True)
     # The name lower-cased, unique: one account per name in any letter case ("Demo1" beside "demo1").
     # A column rather than an index on lower(username): SQLite cannot reflect expression indexes, and
-    # Python's lower() is the same on every database. Set with the name (see _normalize_username).
-    username_key: so.Mapped[str] = so.mapped_column(sa.String(USERNAME_MAX), unique=True)
+    # Python's lower() is the same on every database. Set with the name (see _normalize_username), and
+    # by default from it for inserts that skip the ORM.
+    username_key: so.Mapped[str] = so.mapped_column(sa.String(USERNAME_MAX), unique=True, default=key_of_inserted_name)
     email: so.Mapped[str] = so.mapped_column(sa.String(EMAIL_MAX), index=True, unique=True)
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
     about_me: so.Mapped[str | None] = so.mapped_column(sa.String(ABOUT_ME_MAX))
