@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
+from wtforms.validators import DataRequired, Email, EqualTo, Length, StopValidation, ValidationError
 
 from app.extensions import db
 from app.models import (
@@ -25,16 +25,28 @@ USERNAME_TAKEN = "This username is taken. Please choose another one."
 USERNAME_LETTERS = "Use the letters A–Z and a–z, digits, dots, dashes and underscores only."
 
 
-def normalized_name(value):
-    return normalize_username(value.strip()) if isinstance(value, str) else value
-
-
 def normalized_email(value):
     return normalize_email(value) if isinstance(value, str) else value
 
 
 email_rules = [DataRequired(), Email(), Length(max=EMAIL_MAX)]
-username_rules = [DataRequired(), Length(max=USERNAME_MAX), Regexp(USERNAME_PATTERN, message=USERNAME_LETTERS)]
+
+
+def plain_username(form, field) -> None:
+    """Accept only names from USERNAME_PATTERN, and offer the plain form of a compatibility spelling.
+
+    A full-width "ｄｅｍｏ２" (as some keyboards type it) is NFKC-normalised to "demo2" and put back in the
+    field for the user to send again, rather than stored silently as something other than what was typed.
+    """
+    plain = normalize_username(field.data or "")
+    if not USERNAME_PATTERN.match(plain):
+        raise StopValidation(USERNAME_LETTERS)
+    if plain != field.data:
+        field.data = plain
+        raise StopValidation(f"In plain letters this name reads “{plain}”. Send the form again to use it.")
+
+
+username_rules = [DataRequired(), Length(max=USERNAME_MAX), plain_username]
 
 
 def username_is_taken(username: str) -> bool:
@@ -73,7 +85,7 @@ class LoginForm(SiteForm):
 class RegistrationForm(SiteForm):
     """A taken email is no form error: the owner gets a mail instead, so the form tells no one who has an account."""
 
-    username = StringField("Username", validators=username_rules, filters=[normalized_name])
+    username = StringField("Username", validators=username_rules)
     email = StringField("Email", validators=email_rules, filters=[normalized_email])
     password, password2 = new_password_fields()
     submit = SubmitField("Register")
@@ -100,7 +112,7 @@ class ResetPasswordForm(SiteForm):
 
 
 class EditProfileForm(SiteForm):
-    username = StringField("Username", validators=username_rules, filters=[normalized_name])
+    username = StringField("Username", validators=username_rules)
     about_me = TextAreaField("About me", validators=[Length(max=ABOUT_ME_MAX)])
     submit = SubmitField("Save")
 

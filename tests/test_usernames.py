@@ -45,8 +45,13 @@ def test_a_name_outside_the_allowed_letters_says_which_are_allowed(client, app):
     assert usernames(app) == []
 
 
-def test_a_full_width_name_is_stored_in_its_plain_form(client, app):
-    assert register(client, "\uff21nn").status_code == 302
+def test_a_full_width_name_is_offered_in_its_plain_form_not_stored_silently(client, app):
+    offered = register(client, "\uff21nn")  # "Ａnn", as a full-width keyboard types it
+    page = offered.get_data(as_text=True)
+    assert offered.status_code == 200 and 'value="Ann"' in page and "In plain letters this name reads" in page
+    assert usernames(app) == []
+
+    assert register(client, "Ann").status_code == 302
     assert usernames(app) == ["Ann"]
 
 
