@@ -33,17 +33,26 @@ email_rules = [DataRequired(), Email(), Length(max=EMAIL_MAX)]
 
 
 def plain_username(form, field) -> None:
-    """Accept only names from USERNAME_PATTERN, and offer the plain form of a compatibility spelling.
+    """Accept only names that are, once NFKC-normalised, from USERNAME_PATTERN (or the user's own, kept as it is).
 
-    A full-width "ｄｅｍｏ２" (as some keyboards type it) is NFKC-normalised to "demo2" and put back in the
-    field for the user to send again, rather than stored silently as something other than what was typed.
+    Names given before this rule ("Алёна") stay: their owners log in and edit their profile with them.
     """
-    plain = normalize_username(field.data or "")
-    if not USERNAME_PATTERN.match(plain):
+    if field.data == getattr(form, "original_username", None):
+        return
+    if not USERNAME_PATTERN.match(normalize_username(field.data or "")):
         raise StopValidation(USERNAME_LETTERS)
+
+
+def offer_plain_name(field: StringField) -> None:
+    """Put the plain form of a compatibility spelling back in the field, for the user to send again.
+
+    A full-width "ｄｅｍｏ２" (as some keyboards type it) is NFKC-normalised to "demo2" and offered,
+    rather than stored silently as something other than what was typed. Call it after the taken check.
+    """
+    plain = normalize_username(field.data)
     if plain != field.data:
         field.data = plain
-        raise StopValidation(f"In plain letters this name reads “{plain}”. Send the form again to use it.")
+        raise ValidationError(f"In plain letters this name reads “{plain}”. Send the form again to use it.")
 
 
 username_rules = [DataRequired(), Length(max=USERNAME_MAX), plain_username]
@@ -93,6 +102,7 @@ class RegistrationForm(SiteForm):
     def validate_username(self, username: StringField) -> None:
         if username_is_taken(username.data):
             raise ValidationError(USERNAME_TAKEN)
+        offer_plain_name(username)
 
 
 class ChangePasswordForm(SiteForm):
@@ -123,6 +133,7 @@ class EditProfileForm(SiteForm):
     def validate_username(self, username: StringField) -> None:
         if username_key(username.data) != username_key(self.original_username) and username_is_taken(username.data):
             raise ValidationError(USERNAME_TAKEN)
+        offer_plain_name(username)
 
 
 class PostForm(SiteForm):

@@ -90,3 +90,14 @@ def test_login_and_profile_find_the_name_in_any_case(client, auth, make_user):
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert client.get("/user/carol").status_code == 200
     assert user.username == "Carol"
+
+
+def test_a_name_given_before_these_rules_still_logs_in_and_keeps_its_profile(client, app, make_user):
+    make_user("Алёна")
+    response = client.post("/login", data={"username": "алёна", "password": "correct horse battery"})
+    assert response.status_code == 302
+
+    saved = client.post("/edit_profile", data={"username": "Алёна", "about_me": "Still here."})
+
+    assert saved.status_code == 302
+    assert client.get("/user/Алёна").status_code == 200
