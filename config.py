@@ -127,6 +127,8 @@ class Config:
     # every account (one guess at many accounts). Only failures count: a right password is never what fills them.
     LOGIN_ACCOUNT_FAILURE_LIMIT = os.environ.get("LOGIN_ACCOUNT_FAILURE_LIMIT") or "20 per 10 minutes;100 per day"
     LOGIN_ADDRESS_FAILURE_LIMIT = os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT") or "100 per 10 minutes;1000 per day"
+    # Reset links and registration notices mailed to one account, whoever asks.
+    ACCOUNT_MAIL_LIMIT = os.environ.get("ACCOUNT_MAIL_LIMIT") or "5 per hour;20 per day"
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True  # Redis down: limit per worker rather than fail the login

@@ -9,6 +9,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from app import mail
 from app.extensions import db
+from app.login_limits import account_mail_allowed
 from app.models import LoginSession, Token, User
 
 RESET_SALT = "password-reset"
@@ -66,6 +67,8 @@ def user_of_reset_token(token: str) -> User | None:
 
 
 def send_reset_mail(user: User) -> None:
+    if not account_mail_allowed(user.id):
+        return
     link = url_for("main.reset_password", token=reset_token(user), _external=True)
     minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
     mail.send_mail(user.email, "Choose a new Microblog password", "reset_password",
@@ -77,6 +80,8 @@ def send_registration_mail(email: str, new_user: User | None, owner: User | None
     if not mail.can_send():
         return
     if owner is not None:
+        if not account_mail_allowed(owner.id):
+            return
         reset = url_for("main.reset_password_request", _external=True)
         mail.send_mail(email, "Someone tried to register with your address", "registration_taken",
                        about=f"registration attempt for user {owner.id}", user=owner, reset=reset)  # fmt: skip

@@ -1,4 +1,4 @@
-"""Limits on failed logins, counted per account and address, per account, and per address.
+"""Limits on failed logins, counted per account and address, per account, and per address; and on account mails.
 
 Only failures count, so a right password is never what fills a window; and a stranger's failures
 behind an office's or a carrier's shared address fill the window of the accounts they tried, not
@@ -98,3 +98,22 @@ def log_refused_request(limit: RequestLimit) -> None:
     """on_breach for Flask-Limiter's limits: a 429 is worth a WARNING with the page and the address."""
     log.warning("Request refused (429) for %s %s from %s: limit %s", request.method, request.path,
                 get_remote_address(), limit.limit)  # fmt: skip
+
+
+def account_mail_allowed(user_id: int) -> bool:
+    """Count a mail to this account (a reset link, a registration notice); False past ACCOUNT_MAIL_LIMIT.
+
+    A stranger who types someone's address again and again fills this window, not their inbox.
+    """
+    if not enabled():
+        return True
+    key = (current_app.config["RATELIMIT_KEY_PREFIX"], "account-mail", str(user_id))
+    allowed = True
+    for item in parse_many(current_app.config["ACCOUNT_MAIL_LIMIT"]):
+        try:
+            allowed = strategy().hit(item, *key) and allowed
+        except Exception:
+            allowed = fallback.hit(item, *key) and allowed
+    if not allowed:
+        log.warning("Mail to user %s not sent: over the limit of %s", user_id, current_app.config["ACCOUNT_MAIL_LIMIT"])
+    return allowed

@@ -10,6 +10,13 @@ from app.extensions import db
 from app.models import User
 
 
+@pytest.fixture(autouse=True)
+def _close_the_outbox(app):
+    """Let the app's mail thread finish its deliveries before the SMTP server stops (no transport cut mid-mail)."""
+    yield
+    app.extensions["mail"].close(5)
+
+
 def login_time(client, username: str) -> float:
     started = time.perf_counter()
     response = client.post("/login", data={"username": username, "password": "a wrong password"})

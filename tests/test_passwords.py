@@ -15,6 +15,13 @@ RESET_LINK = re.compile(r"https?://\S+/reset_password\?token=[\w.\-]+")
 SAME_ANSWER = "If an account uses this address, a mail with a link to choose a new password is on its way"
 
 
+@pytest.fixture(autouse=True)
+def _close_the_outbox(app):
+    """Let the app's mail thread finish its deliveries before the SMTP server stops (no transport cut mid-mail)."""
+    yield
+    app.extensions["mail"].close(5)
+
+
 def log_in(client, username, password=PASSWORD):
     return client.post("/login", data={"username": username, "password": password})
 
@@ -183,3 +190,19 @@ class TestNoMailServer:
         assert answer.status_code == 503
         page = answer.get_data(as_text=True)
         assert "cannot send mail right now" in page and 'value="jo@example.com"' in page
+
+
+class TestMailLimit:
+    @pytest.fixture
+    def config_overrides(self, mail_settings):
+        return {**mail_settings[1], "RATELIMIT_ENABLED": True, "ACCOUNT_MAIL_LIMIT": "2 per hour"}
+
+    def test_asking_again_and_again_does_not_flood_the_owners_inbox(self, client, mail_settings, make_user):
+        inbox, _ = mail_settings
+        make_user("kim", email="kim@example.com")
+
+        answers = [ask_for_reset(client, "kim@example.com") for _ in range(4)]
+
+        assert all(SAME_ANSWER in answer.get_data(as_text=True) for answer in answers)
+        inbox.wait_for(2)
+        assert len(inbox.stays_at(2, 0.5)) == 2
