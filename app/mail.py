@@ -7,6 +7,7 @@ the failure is logged, and the page has already told the user to try again if no
 
 import logging
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -66,8 +67,8 @@ class Outbox:
         self.worker = BackgroundWorker(self.deliver, between=lambda: 1.0, queue_size=queue_size, on_start=no_op)
 
     def can_send(self) -> bool:
-        """Tell whether a message queued now will be sent: a relay and a sender are set, and the queue has room."""
-        return bool(self.relay.host and self.sender) and not self.worker.full()
+        """Tell whether a message queued now will be sent: a relay is set and the queue has room."""
+        return bool(self.relay.host) and not self.worker.full()
 
     def send(self, message: EmailMessage, about: str) -> bool:
         """Queue `message`; `about` names it in the log (never the address or the content). False if full."""
@@ -102,9 +103,8 @@ def describe(error: Exception) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["mail"] = Outbox(
-        Relay.from_config(app.config), app.config["MAIL_DEFAULT_SENDER"], app.config["ACCOUNT_MAIL_QUEUE_SIZE"]
-    )
+    sender = app.config["MAIL_DEFAULT_SENDER"] or f"no-reply@{socket.gethostname()}"  # as the alerts do
+    app.extensions["mail"] = Outbox(Relay.from_config(app.config), sender, app.config["ACCOUNT_MAIL_QUEUE_SIZE"])
 
 
 def outbox() -> Outbox:
