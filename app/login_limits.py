@@ -3,7 +3,10 @@
 Only failures count, so a right password is never what fills a window; and a stranger's failures
 behind an office's or a carrier's shared address fill the window of the accounts they tried, not
 that of a colleague who types her own password (the per-address window, for one guess at many
-accounts, is ten times wider). Counters live in Flask-Limiter's storage (memory, or Redis shared by
+accounts, is ten times wider). A browser that has logged in to an account before carries a signed
+device cookie for it (after OWASP's "device cookies"): for that account it is held only to the
+account-and-address window, so neither a spray from its address nor guesses at its account from
+elsewhere lock its owner out. Counters live in Flask-Limiter's storage (memory, or Redis shared by
 every worker and host), through the `limits` package it is built on.
 """
 
@@ -11,9 +14,10 @@ import logging
 import time
 from collections.abc import Iterator
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_limiter import RequestLimit
 from flask_limiter.util import get_remote_address
+from itsdangerous import BadData, URLSafeTimedSerializer
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter, RateLimiter
@@ -23,6 +27,8 @@ from app.extensions import limiter
 from app.models import USERNAME_MAX, username_key
 
 log = logging.getLogger("app.security")
+DEVICE_COOKIE = "login_device"
+DEVICE_COOKIE_DAYS = 365
 # When the shared storage (Redis) is down: count in this process rather than refuse or stop counting.
 fallback = FixedWindowRateLimiter(MemoryStorage())
 WINDOWS = (
@@ -59,7 +65,10 @@ def check_login_allowed(account: str) -> None:
     if not enabled():
         return
     address = get_remote_address()
+    known_device = is_known_device(account)
     for item, key, counts in windows(account, address):
+        if known_device and counts != WINDOWS[0][1]:
+            continue
         allowed, reset_at = counter_state(item, key)
         if not allowed:
             log.warning(
@@ -117,3 +126,32 @@ def account_mail_allowed(user_id: int) -> bool:
     if not allowed:
         log.warning("Mail to user %s not sent: over the limit of %s", user_id, current_app.config["ACCOUNT_MAIL_LIMIT"])
     return allowed
+
+
+def device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="login-device")
+
+
+def remember_device(response: Response, username: str) -> None:
+    """Mark this browser as one that logged in to `username` (signed; it proves a past login, and logs no one in)."""
+    config = current_app.config
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device_serializer().dumps(username_key(username)),
+        max_age=DEVICE_COOKIE_DAYS * 86400,
+        httponly=True,
+        samesite="Lax",
+        secure=bool(config.get("SESSION_COOKIE_SECURE")),
+    )
+
+
+def is_known_device(account: str) -> bool:
+    """Tell whether this browser has logged in to `account` before (a valid device cookie for it)."""
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if not cookie:
+        return False
+    try:
+        key = device_serializer().loads(cookie, max_age=DEVICE_COOKIE_DAYS * 86400)
+    except BadData:
+        return False
+    return key == username_key(account[:USERNAME_MAX])

@@ -32,7 +32,7 @@ from app.forms import (
     ResetPasswordRequestForm,
     username_is_taken,
 )
-from app.login_limits import check_login_allowed, log_refused_request, record_failed_login
+from app.login_limits import check_login_allowed, log_refused_request, record_failed_login, remember_device
 from app.models import Post, User, authenticate, newest_posts
 from app.pagination import paginate
 from app.security import account_form_limit
@@ -205,7 +205,9 @@ def login():
             return render_template("login.html", title="Sign in", form=form)
         start_login(person, remember=form.remember_me.data)
         target = request.args.get("next")
-        return redirect(target if is_safe_next(target) else url_for("main.index"))
+        response = redirect(target if is_safe_next(target) else url_for("main.index"))
+        remember_device(response, person.username)
+        return response
     return render_template("login.html", title="Sign in", form=form)
 
 

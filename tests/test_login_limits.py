@@ -70,3 +70,40 @@ def test_a_registration_refused_for_its_rate_is_logged(client, caplog):
     assert last.status_code == 429
     refused = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "refused" in r.getMessage()]
     assert refused and "/register" in refused[0] and OFFICE in refused[0]
+
+
+class TestKnownBrowsers:
+    """A browser that has logged in to an account before is held only to that account's window at its address."""
+
+    @pytest.fixture
+    def config_overrides(self):
+        return {"RATELIMIT_ENABLED": True, "LOGIN_ADDRESS_FAILURE_LIMIT": "5 per minute",
+                "LOGIN_ACCOUNT_FAILURE_LIMIT": "5 per minute"}  # fmt: skip
+
+    def test_a_spray_from_the_office_does_not_refuse_a_colleague_in_her_own_browser(self, app, make_user):
+        colleague = make_user("colleague")
+        her_browser, new_browser, stranger = app.test_client(), app.test_client(), app.test_client()
+        assert attempt(her_browser, "colleague", PASSWORD).status_code == 302
+        her_browser.post("/logout")
+        assert [attempt(stranger, f"someone{n}").status_code for n in range(6)][-1] == 429
+
+        assert attempt(her_browser, colleague.username, PASSWORD).status_code == 302
+        assert attempt(new_browser, colleague.username, PASSWORD).status_code == 429  # until the window passes
+
+    def test_guesses_at_an_account_from_elsewhere_do_not_lock_its_owner_out(self, app, make_user):
+        owner = make_user("owner")
+        owners_browser = app.test_client()
+        assert attempt(owners_browser, "owner", PASSWORD).status_code == 302
+        owners_browser.post("/logout")
+        guesses = [attempt(app.test_client(), "owner", address=f"203.0.113.{n}").status_code for n in range(1, 8)]
+        assert guesses[-1] == 429
+
+        assert attempt(owners_browser, owner.username, PASSWORD).status_code == 302
+
+    def test_a_forged_device_cookie_counts_for_nothing(self, app, make_user):
+        make_user("owner")
+        for n in range(1, 7):
+            attempt(app.test_client(), "owner", address=f"203.0.113.{n}")
+        forger = app.test_client()
+        forger.set_cookie("login_device", "owner")
+        assert attempt(forger, "owner", PASSWORD).status_code == 429
