@@ -1,6 +1,7 @@
 """Settings read from the environment (a `.env` file is loaded through python-dotenv)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -111,6 +112,12 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE")
+    # Two weeks, not Flask-Login's year: a login ends at logout, but a cookie taken from a browser that never
+    # logs out is good until this runs out (the server refuses the login past it too); someone who comes back
+    # at least every other week stays logged in. Not renewed on each request, so the bound is absolute.
+    REMEMBER_COOKIE_DURATION = timedelta(days=env_int("REMEMBER_COOKIE_DAYS", 14))
+    PASSWORD_RESET_MAX_AGE = env_int("PASSWORD_RESET_MAX_AGE", 3600)  # seconds a reset link works (once)
+    ACCOUNT_MAIL_QUEUE_SIZE = env_int("ACCOUNT_MAIL_QUEUE_SIZE", 100)  # reset and registration mails waiting
 
     # Production (issue 5)
     # How many proxies in front of the app set each X-Forwarded-* header; 0 trusts none (a forged one is ignored).
@@ -119,9 +126,15 @@ class Config:
     PROXY_FIX_X_HOST = env_int("PROXY_FIX_X_HOST", 0)
     PROXY_FIX_X_PORT = env_int("PROXY_FIX_X_PORT", 0)
     PROXY_FIX_X_PREFIX = env_int("PROXY_FIX_X_PREFIX", 0)
-    # Login, registration and POST /api/tokens (POST) per client address;
+    # Registration and POST /api/tokens per client address, and failed logins to one account from one address;
     # shared across workers and hosts only with Redis.
     ACCOUNT_RATE_LIMIT = os.environ.get("ACCOUNT_RATE_LIMIT") or "10 per minute;100 per hour"
+    # Failed logins to one account from every address (a guesser with many addresses), and from one address to
+    # every account (one guess at many accounts). Only failures count: a right password is never what fills them.
+    LOGIN_ACCOUNT_FAILURE_LIMIT = os.environ.get("LOGIN_ACCOUNT_FAILURE_LIMIT") or "20 per 10 minutes;100 per day"
+    LOGIN_ADDRESS_FAILURE_LIMIT = os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT") or "100 per 10 minutes;1000 per day"
+    # Reset links and registration notices mailed to one account, whoever asks.
+    ACCOUNT_MAIL_LIMIT = os.environ.get("ACCOUNT_MAIL_LIMIT") or "5 per hour;20 per day"
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True  # Redis down: limit per worker rather than fail the login

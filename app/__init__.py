@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import cli, database, deadline, demo, errors, feedback, input_checks, templating, timeouts
+from app import cli, database, deadline, demo, errors, feedback, input_checks, mail, templating, timeouts
 from app.admin import bp as admin_bp
 from app.api import bp as api_bp
 from app.extensions import bootstrap, csrf, db, login, migrate
@@ -54,3 +54,4 @@ def register_extensions(app: Flask) -> None:
     login.init_app(app)
     csrf.init_app(app)
     bootstrap.init_app(app)
+    mail.init_app(app)

@@ -3,24 +3,73 @@
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
+from wtforms.validators import DataRequired, Email, EqualTo, Length, StopValidation, ValidationError
 
 from app.extensions import db
-from app.models import ABOUT_ME_MAX, EMAIL_MAX, POST_MAX, USERNAME_MAX, User
+from app.models import (
+    ABOUT_ME_MAX,
+    EMAIL_MAX,
+    POST_MAX,
+    USERNAME_MAX,
+    USERNAME_PATTERN,
+    User,
+    normalize_email,
+    normalize_username,
+    username_key,
+)
 from app.observability.faults import FEEDBACK_MAX
 
+PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 USERNAME_TAKEN = "This username is taken. Please choose another one."
-EMAIL_TAKEN = "An account with this email address already exists."
-username_rules = [
-    DataRequired(),
-    Length(max=USERNAME_MAX),
-    Regexp(r"^[\w.-]+$", message="Use letters, digits, dots, dashes and underscores only."),
-]
+USERNAME_LETTERS = "Use the letters A–Z and a–z, digits, dots, dashes and underscores only."
+
+
+def normalized_email(value):
+    return normalize_email(value) if isinstance(value, str) else value
+
+
+email_rules = [DataRequired(), Email(), Length(max=EMAIL_MAX)]
+
+
+def plain_username(form, field) -> None:
+    """Accept only names that are, once NFKC-normalised, from USERNAME_PATTERN (or the user's own, kept as it is).
+
+    Names given before this rule ("Алёна") stay: their owners log in and edit their profile with them.
+    """
+    if field.data == getattr(form, "original_username", None):
+        return
+    if not USERNAME_PATTERN.match(normalize_username(field.data or "")):
+        raise StopValidation(USERNAME_LETTERS)
+
+
+def offer_plain_name(field: StringField) -> None:
+    """Put the plain form of a compatibility spelling back in the field, for the user to send again.
+
+    A full-width "ｄｅｍｏ２" (as some keyboards type it) is NFKC-normalised to "demo2" and offered,
+    rather than stored silently as something other than what was typed. Call it after the taken check.
+    """
+    plain = normalize_username(field.data)
+    if plain != field.data:
+        field.data = plain
+        raise ValidationError(f"In plain letters this name reads “{plain}”. Send the form again to use it.")
+
+
+username_rules = [DataRequired(), Length(max=USERNAME_MAX), plain_username]
 
 
 def username_is_taken(username: str) -> bool:
-    return db.session.scalar(sa.select(User.id).where(User.username == username)) is not None
+    """Tell whether an account has this name in any letter case."""
+    return db.session.scalar(sa.select(User.id).where(User.username_key == username_key(username))) is not None
+
+
+def new_password_fields(label: str = "Password"):
+    """Return the "new password" and "repeat it" fields of the registration, change and reset forms."""
+    password = PasswordField(label, validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)])
+    repeat = PasswordField(
+        f"Repeat {label.lower()}", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]
+    )
+    return password, repeat
 
 
 class SiteForm(FlaskForm):
@@ -43,21 +92,33 @@ class LoginForm(SiteForm):
 
 
 class RegistrationForm(SiteForm):
+    """A taken email is no form error: the owner gets a mail instead, so the form tells no one who has an account."""
+
     username = StringField("Username", validators=username_rules)
-    email = StringField("Email", validators=[DataRequired(), Email(), Length(max=EMAIL_MAX)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=PASSWORD_MAX)])
-    password2 = PasswordField(
-        "Repeat password", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]
-    )
+    email = StringField("Email", validators=email_rules, filters=[normalized_email])
+    password, password2 = new_password_fields()
     submit = SubmitField("Register")
 
     def validate_username(self, username: StringField) -> None:
         if username_is_taken(username.data):
             raise ValidationError(USERNAME_TAKEN)
+        offer_plain_name(username)
 
-    def validate_email(self, email: StringField) -> None:
-        if db.session.scalar(sa.select(User.id).where(User.email == email.data)) is not None:
-            raise ValidationError(EMAIL_TAKEN)
+
+class ChangePasswordForm(SiteForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+    password, password2 = new_password_fields("New password")
+    submit = SubmitField("Change password")
+
+
+class ResetPasswordRequestForm(SiteForm):
+    email = StringField("Email", validators=email_rules, filters=[normalized_email])
+    submit = SubmitField("Send me a link")
+
+
+class ResetPasswordForm(SiteForm):
+    password, password2 = new_password_fields("New password")
+    submit = SubmitField("Set the new password")
 
 
 class EditProfileForm(SiteForm):
@@ -70,8 +131,9 @@ class EditProfileForm(SiteForm):
         self.original_username = original_username
 
     def validate_username(self, username: StringField) -> None:
-        if username.data != self.original_username and username_is_taken(username.data):
+        if username_key(username.data) != username_key(self.original_username) and username_is_taken(username.data):
             raise ValidationError(USERNAME_TAKEN)
+        offer_plain_name(username)
 
 
 class PostForm(SiteForm):

@@ -1,13 +1,17 @@
-"""Users, their posts, who follows whom, and the API's bearer tokens."""
+"""Users, their posts, who follows whom, their login sessions, and the API's bearer tokens."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+import unicodedata
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask import current_app
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -18,6 +22,26 @@ USERNAME_MAX = 64
 EMAIL_MAX = 120
 ABOUT_ME_MAX = 140
 POST_MAX = 280
+# ASCII letters, digits, dot, dash, underscore. A script-restricted set (say, one script per name, as in
+# Unicode TS #39) would still let an all-Cyrillic "аре" pass for the Latin "ape"; these 65 characters have
+# no lookalikes among themselves once case is folded, and they read the same in every URL, log and font.
+# \A...\Z, not ^...$: `$` also matches before a final newline.
+USERNAME_PATTERN = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")
+
+
+def normalize_username(name: str) -> str:
+    """Return the name in NFKC form (full-width "ｄｅｍｏ" becomes "demo"), as it is checked and stored."""
+    return unicodedata.normalize("NFKC", name)
+
+
+def normalize_email(email: str) -> str:
+    """Return the address as it is stored and compared: trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+def username_key(name: str) -> str:
+    """Return what makes two names the same account: NFKC form, lower-cased ("Demo1", "ｄｅｍｏ１": "demo1")."""
+    return normalize_username(name).lower()
 
 
 def utcnow() -> datetime:
@@ -44,6 +68,11 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value
 
 
+def key_of_inserted_name(context) -> str:
+    """Default of username_key for inserts that bypass the ORM's validators (`flask seed`'s bulk insert)."""
+    return username_key(context.get_current_parameters()["username"])
+
+
 followers = sa.Table(
     "followers",
     db.metadata,
@@ -57,6 +86,11 @@ class User(UserMixin, db.Model):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     username: so.Mapped[str] = so.mapped_column(sa.String(USERNAME_MAX), index=True, unique=True)
+    # The name lower-cased, unique: one account per name in any letter case ("Demo1" beside "demo1").
+    # A column rather than an index on lower(username): SQLite cannot reflect expression indexes, and
+    # Python's lower() is the same on every database. Set with the name (see _normalize_username), and
+    # by default from it for inserts that skip the ORM.
+    username_key: so.Mapped[str] = so.mapped_column(sa.String(USERNAME_MAX), unique=True, default=key_of_inserted_name)
     email: so.Mapped[str] = so.mapped_column(sa.String(EMAIL_MAX), index=True, unique=True)
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
     about_me: so.Mapped[str | None] = so.mapped_column(sa.String(ABOUT_ME_MAX))
@@ -80,14 +114,45 @@ class User(UserMixin, db.Model):
         passive_deletes=True,
     )
 
+    session_id = None  # "<id>:<secret>" of the LoginSession this request runs under; not a column
+
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+    def get_id(self) -> str | None:
+        """Return the id Flask-Login keeps in the cookies: this login's, so that ending the login ends them."""
+        return self.session_id
+
+    @so.validates("username")
+    def _normalize_username(self, key: str, name: str) -> str:
+        self.username_key = username_key(name)
+        return normalize_username(name)
+
+    @so.validates("email")
+    def _normalize_email(self, key: str, email: str) -> str:
+        return normalize_email(email)
+
+    @classmethod
+    def by_username(cls, name: str) -> User | None:
+        """Return the user with this name in any letter case (also one named before today's rules, "Алёна")."""
+        if "\x00" in name:  # no column can hold a NUL (PostgreSQL refuses the query), so no account has one
+            return None
+        return db.session.scalar(sa.select(cls).where(cls.username_key == username_key(name)))
+
+    @classmethod
+    def by_email(cls, email: str) -> User | None:
+        return db.session.scalar(sa.select(cls).where(cls.email == normalize_email(email)))
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
         return self.password_hash is not None and check_password_hash(self.password_hash, password)
+
+    @property
+    def password_fingerprint(self) -> str:
+        """Return a digest of the password hash: a reset link signed with it dies when the password changes."""
+        return hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:32]
 
     @property
     def avatar_digest(self) -> str:
@@ -156,6 +221,64 @@ class Post(db.Model):
         return f"<Post {self.id}>"
 
 
+class LoginSession(db.Model):
+    """One login on one browser. Its id is in the session and remember cookies; deleting the row ends it.
+
+    Only the SHA-256 of the secret is stored, as for API tokens: a copy of the table lets no one in.
+    """
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    user: so.Mapped[User] = so.relationship()
+
+    @staticmethod
+    def digest(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def start(cls, user: User, lifetime_seconds: int) -> str:
+        """Record a new login of `user` (and forget their expired ones); return the id for the cookies."""
+        db.session.execute(sa.delete(cls).where(cls.user_id == user.id, cls.created_at < oldest(lifetime_seconds)))
+        secret = secrets.token_urlsafe(32)
+        db.session.add(cls(token_hash=cls.digest(secret), user_id=user.id))
+        return f"{user.id}:{secret}"
+
+    @classmethod
+    def find_user(cls, session_id: str, lifetime_seconds: int) -> User | None:
+        """Return the user of this live login, with `session_id` kept on it for get_id(); None if it ended."""
+        user_id, _, secret = session_id.partition(":")
+        if not user_id.isdigit() or not secret:
+            return None
+        user = db.session.scalar(
+            sa.select(User)
+            .join(cls, cls.user_id == User.id)
+            .where(cls.token_hash == cls.digest(secret), User.id == int(user_id))
+            .where(cls.created_at >= oldest(lifetime_seconds))
+        )
+        if user is not None:
+            user.session_id = session_id
+        return user
+
+    @classmethod
+    def end(cls, session_id: str) -> None:
+        db.session.execute(sa.delete(cls).where(cls.token_hash == cls.digest(session_id.partition(":")[2])))
+
+    @classmethod
+    def end_all(cls, user: User, keep: str | None = None) -> None:
+        """End every login of `user`, but the one with id `keep` if given."""
+        query = sa.delete(cls).where(cls.user_id == user.id)
+        if keep:
+            query = query.where(cls.token_hash != cls.digest(keep.partition(":")[2]))
+        db.session.execute(query)
+
+
+def oldest(lifetime_seconds: int) -> datetime:
+    return utcnow() - timedelta(seconds=lifetime_seconds)
+
+
 class Token(db.Model):
     """A bearer token for the API. Only its SHA-256 is stored: a copy of the table lets no one in."""
 
@@ -197,12 +320,31 @@ def newest_posts() -> sa.Select:
     return sa.select(Post).options(so.joinedload(Post.author)).order_by(Post.timestamp.desc(), Post.id.desc())
 
 
-@login.user_loader
-def load_user(user_id: str) -> User | None:
-    note_user(user_id)  # before the query: the database may be what fails
-    if not user_id.isdigit():
+@cache
+def dummy_password_hash() -> str:
+    """Return a hash of a random password, made as real ones are, to check when no account has the name."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """Return the user with this name and password, or None; one password hash is checked either way.
+
+    Without the dummy check a wrong password took 108 ms for an existing account and 7 ms for an
+    unknown one, which told a stranger which names have accounts.
+    """
+    user = User.by_username(username)
+    if user is None or user.password_hash is None:
+        check_password_hash(dummy_password_hash(), password)
         return None
-    user = db.session.get(User, int(user_id))
+    return user if user.check_password(password) else None
+
+
+@login.user_loader
+def load_user(session_id: str) -> User | None:
+    """Return the user of a live login (the id is "<user id>:<secret>" of a LoginSession row)."""
+    user_id = session_id.partition(":")[0]
+    note_user(user_id)  # before the query: the database may be what fails
+    user = LoginSession.find_user(session_id, int(current_app.config["REMEMBER_COOKIE_DURATION"].total_seconds()))
     if user is not None:
         note_user(user_id, user.username)
     return user

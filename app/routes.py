@@ -3,26 +3,46 @@
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from werkzeug.security import generate_password_hash
 
+from app import mail
+from app.accounts import (
+    end_every_login,
+    end_login,
+    send_registration_mail,
+    send_reset_mail,
+    start_login,
+    user_of_reset_token,
+)
 from app.avatars import identicon_svg
 from app.database import is_transient
 from app.extensions import db, limiter
 from app.forms import (
-    EMAIL_TAKEN,
     USERNAME_TAKEN,
+    ChangePasswordForm,
     EditProfileForm,
     EmptyForm,
     LoginForm,
     PostForm,
     RegistrationForm,
+    ResetPasswordForm,
+    ResetPasswordRequestForm,
     username_is_taken,
 )
-from app.models import Post, User, newest_posts
+from app.login_limits import check_login_allowed, log_refused_request, record_failed_login, remember_device
+from app.models import Post, User, authenticate, newest_posts
 from app.pagination import paginate
 from app.security import account_form_limit
+
+RESET_MAIL_ON_ITS_WAY = (
+    "If an account uses this address, a mail with a link to choose a new password is on its way. "
+    "If nothing arrives within a few minutes, check the address and try again later."
+)
+MAIL_DOWN = "We cannot send mail right now. Please try again in a few minutes."
+WELCOME = "Welcome to Microblog! You can now log in."
 
 bp = Blueprint("main", __name__)
 
@@ -71,9 +91,17 @@ def explore():
     return render_template("explore.html", title="Explore", page=page, endpoint="main.explore")
 
 
+def user_or_404(username: str) -> User:
+    """Return the user with this name in any letter case, or answer 404."""
+    person = User.by_username(username)
+    if person is None:
+        abort(404)
+    return person
+
+
 @bp.route("/user/<username>")
 def user(username: str):
-    person = db.first_or_404(sa.select(User).where(User.username == username))
+    person = user_or_404(username)
     page = posts_page(person.posts_query())
     viewer_id = current_user.id if current_user.is_authenticated else None
     followers_count, following_count, is_following = person.follow_counts(viewer_id)
@@ -130,7 +158,7 @@ def change_following(username: str, follow: bool):
     form = EmptyForm()
     if not form.validate_on_submit():
         return redirect(url_for("main.index"))
-    person = db.first_or_404(sa.select(User).where(User.username == username))
+    person = user_or_404(username)
     if person.id == current_user.id:
         flash("You cannot follow yourself.")
     elif follow:
@@ -164,46 +192,143 @@ def is_safe_next(target: str | None) -> bool:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(account_form_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
-    if form.validate_on_submit():
-        person = db.session.scalar(sa.select(User).where(User.username == form.username.data))
-        if person is None or not person.check_password(form.password.data):
-            flash("Invalid username or password.")
+    if form.is_submitted():
+        account = form.username.data or ""
+        check_login_allowed(account)
+        person = authenticate(account, form.password.data) if form.validate() else None
+        if person is None:
+            record_failed_login(account)
+            if not form.errors:
+                flash("Invalid username or password.")
             return render_template("login.html", title="Sign in", form=form)
-        login_user(person, remember=form.remember_me.data)
+        start_login(person, remember=form.remember_me.data)
         target = request.args.get("next")
-        return redirect(target if is_safe_next(target) else url_for("main.index"))
+        response = redirect(target if is_safe_next(target) else url_for("main.index"))
+        remember_device(response, person.username)
+        return response
     return render_template("login.html", title="Sign in", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    logout_user()
+    end_login(current_user if current_user.is_authenticated else None)
     flash("You have been logged out.")
     return redirect(url_for("main.explore"))
 
 
+@bp.route("/logout_everywhere", methods=["POST"])
+@login_required
+def logout_everywhere():
+    """End every login of this user, on every browser and device, and revoke their API tokens."""
+    user = current_user._get_current_object()
+    end_every_login(user)
+    db.session.commit()
+    end_login(None)
+    flash("You have been logged out everywhere.")
+    return redirect(url_for("main.login"))
+
+
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(account_form_limit, methods=["POST"])
+@limiter.limit(account_form_limit, methods=["POST"], on_breach=log_refused_request)
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = RegistrationForm()
     if form.validate_on_submit():
-        person = User(username=form.username.data, email=form.email.data)
-        person.set_password(form.password.data)
-        db.session.add(person)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            field = form.username if username_is_taken(form.username.data) else form.email
-            field.errors.append(USERNAME_TAKEN if field is form.username else EMAIL_TAKEN)
+        owner = User.by_email(form.email.data)
+        if owner is None:
+            person, owner = create_account(form)
+            if person is None and owner is None:
+                form.username.errors.append(USERNAME_TAKEN)
+                return render_template("register.html", title="Register", form=form)
         else:
-            flash("Welcome to Microblog! You can now log in.")
-            return redirect(url_for("main.login"))
+            person = None
+            generate_password_hash(form.password.data)  # the work a new account costs, so both answers take as long
+        # The same answer whether the address was free or not: its owner gets a mail instead.
+        send_registration_mail(form.email.data, person, owner)
+        flash(WELCOME)
+        return redirect(url_for("main.login"))
     return render_template("register.html", title="Register", form=form)
+
+
+def create_account(form: RegistrationForm) -> tuple[User | None, User | None]:
+    """Create the account; return (new user, None), or (None, owner) if another request took the address first.
+
+    (None, None): another request took the name first.
+    """
+    person = User(username=form.username.data, email=form.email.data)
+    person.set_password(form.password.data)
+    db.session.add(person)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if username_is_taken(form.username.data):
+            return None, None
+        return None, User.by_email(form.email.data)
+    return person, None
+
+
+@bp.route("/change_password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(account_form_limit, methods=["POST"], on_breach=log_refused_request)
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if current_user.check_password(form.current_password.data):
+            current_user.set_password(form.password.data)
+            end_every_login(current_user, keep_this_one=True)
+            db.session.commit()
+            flash("Your password has been changed. Every other session of yours has ended.")
+            return redirect(url_for("main.user", username=current_user.username))
+        form.current_password.errors.append("Your current password is not right.")
+    return render_template("change_password.html", title="Change password", form=form)
+
+
+@bp.route("/reset_password_request", methods=["GET", "POST"])
+@limiter.limit(account_form_limit, methods=["POST"], on_breach=log_refused_request)
+def reset_password_request():
+    form = ResetPasswordRequestForm()
+    if form.validate_on_submit():
+        if not mail.can_send():  # before looking the address up: the answer must not depend on it
+            flash(MAIL_DOWN)
+            return render_template("reset_password_request.html", title="Reset password", form=form), 503
+        user = User.by_email(form.email.data)
+        if user is not None:
+            send_reset_mail(user)
+        flash(RESET_MAIL_ON_ITS_WAY)
+        return redirect(url_for("main.login"))
+    return render_template("reset_password_request.html", title="Reset password", form=form)
+
+
+@bp.route("/reset_password", methods=["GET", "POST"])
+def reset_password():
+    """The link in the mail lands here with ?token=; the token moves to the session and out of the URL."""
+    if "token" in request.args:
+        token = request.args["token"]
+        if user_of_reset_token(token) is None:
+            return invalid_reset_link()
+        session["reset_token"] = token
+        return redirect(url_for("main.reset_password"))
+    user = user_of_reset_token(session.get("reset_token", ""))
+    if user is None:
+        return invalid_reset_link()
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        user.set_password(form.password.data)  # the token was bound to the old hash: it dies here
+        end_every_login(user)
+        db.session.commit()
+        end_login(None)
+        flash("Your password has been changed. You can now log in with it.")
+        return redirect(url_for("main.login"))
+    return render_template("reset_password.html", title="Choose a new password", form=form)
+
+
+def invalid_reset_link():
+    session.pop("reset_token", None)
+    flash("This link is invalid or has expired (each link works once). Ask for a new one here.")
+    return redirect(url_for("main.reset_password_request"))

@@ -12,7 +12,7 @@ import pytest
 
 from app import create_app
 from app.extensions import db
-from app.models import User
+from app.models import LoginSession, User
 from app.observability.alerts.throttle import AlertThrottle, SqliteStore
 from app.observability.faults import find_fault, mute
 from tests.conftest import config_for_tests
@@ -191,7 +191,8 @@ def test_feedback_sent_while_the_database_is_down_reaches_the_fault_and_its_next
         assert failed.status_code == 500 and "What were you doing when this happened?" in page
         inbox.wait_for(1)
         with client.session_transaction() as session:
-            session["_user_id"] = "1"  # logged in: any page that loaded the user would fail now
+            # Logged in (the cookie names user 1 and a login of theirs): any page that loaded the user would fail now.
+            session["_user_id"] = "1:a-login-secret"
         thanks = client.post("/feedback", data=feedback_from(page, "Scrolling explore; password=hunter2 was typed"))
         fault = feedback_app.test_cli_runner().invoke(args=["errors", "list", "--json"]).output
 
@@ -253,9 +254,13 @@ def admin_app(tmp_path, smtp):
 
 
 def as_user(app, user_id: int):
+    """Return a client logged in as the user: a login of theirs recorded, and its id in the session."""
     client = app.test_client()
+    with app.app_context():
+        session_id = LoginSession.start(db.session.get(User, user_id), lifetime_seconds=3600)
+        db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = session_id
     return client
 
 

@@ -3,13 +3,11 @@
 from collections.abc import Callable
 from functools import wraps
 
-import sqlalchemy as sa
 from flask import g, request
 from flask_limiter.util import get_remote_address
 
 from app.api.errors import unauthorized
-from app.extensions import db
-from app.models import Token, User
+from app.models import Token, User, authenticate
 
 
 def bearer_secret() -> str | None:
@@ -52,10 +50,8 @@ def basic_auth_user() -> User:
     if credentials is None or credentials.type != "basic":
         raise unauthorized("Send your username and password with HTTP Basic to get a token.")
     username, password = credentials.username or "", credentials.password or ""
-    user = None
-    if "\x00" not in username:  # no column can hold a NUL, so no user has one
-        user = db.session.scalar(sa.select(User).where(User.username == username))
-    if user is None or not user.check_password(password):
+    user = authenticate(username, password)  # as long for an unknown name as for a wrong password
+    if user is None:
         raise unauthorized("The username or password is wrong.")
     return user
 

@@ -3,13 +3,19 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from app.forms import PASSWORD_MAX
-from app.models import ABOUT_ME_MAX, EMAIL_MAX, POST_MAX, USERNAME_MAX
+from app.models import ABOUT_ME_MAX, EMAIL_MAX, POST_MAX, USERNAME_MAX, normalize_email
 from app.pagination import MAX_OFFSET
 
-USERNAME_PATTERN = r"^[\w.-]+$"  # the registration form's rule
+# The registration form's rule (app.models.USERNAME_PATTERN) in the syntax of pydantic's regex engine,
+# where `$` matches only at the very end. ASCII is its own NFKC form: a full-width name is refused.
+USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+
+
+def normalized(function):
+    return BeforeValidator(lambda value: function(value) if isinstance(value, str) else value)
 
 
 def storable(text: str) -> str:
@@ -34,7 +40,7 @@ class Request(BaseModel):
 
 class NewUser(Request):
     username: Text = Field(min_length=1, max_length=USERNAME_MAX, pattern=USERNAME_PATTERN)
-    email: Annotated[EmailStr, Field(max_length=EMAIL_MAX), AfterValidator(storable)]
+    email: Annotated[EmailStr, Field(max_length=EMAIL_MAX), AfterValidator(storable), normalized(normalize_email)]
     password: Text = Field(min_length=8, max_length=PASSWORD_MAX)
     about_me: Text | None = Field(default=None, max_length=ABOUT_ME_MAX)
 

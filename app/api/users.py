@@ -1,7 +1,5 @@
 """Accounts: register, read a profile, follow and unfollow."""
 
-import re
-
 import sqlalchemy as sa
 from flask import Blueprint, request, url_for
 from sqlalchemy.exc import IntegrityError
@@ -9,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from app.api.auth import current_api_user, token_required
 from app.api.errors import ApiError
 from app.api.openapi import BEARER, body_errors, json_body, no_content, responses, spec
-from app.api.schemas import USERNAME_PATTERN, NewUser, UserLinks, UserOut
+from app.api.schemas import NewUser, UserLinks, UserOut
 from app.extensions import db
 from app.models import Post, User
 
@@ -20,9 +18,7 @@ EMAIL_TAKEN = "An account with this email address already exists."
 
 def user_or_404(username: str) -> User:
     """Return the user named `username`; a name no account can have is not looked up at all."""
-    user = None
-    if re.fullmatch(USERNAME_PATTERN, username):
-        user = db.session.scalar(sa.select(User).where(User.username == username))
+    user = User.by_username(username)
     if user is None:
         raise ApiError(404, "There is no user by that name.")
     return user
@@ -48,9 +44,9 @@ def user_out(user: User) -> UserOut:
 
 def taken_field(new_user: NewUser) -> tuple[str, str] | None:
     """Return (JSON pointer, message) for the username or email another account has, if any."""
-    if db.session.scalar(sa.select(User.id).where(User.username == new_user.username)) is not None:
+    if User.by_username(new_user.username) is not None:
         return "/username", USERNAME_TAKEN
-    if db.session.scalar(sa.select(User.id).where(User.email == new_user.email)) is not None:
+    if User.by_email(new_user.email) is not None:
         return "/email", EMAIL_TAKEN
     return None
 

@@ -1,0 +1,109 @@
+"""Login limits count failures per account and per address; failures and refusals are logged (issue 14, item 8)."""
+
+import logging
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+OFFICE = "198.51.100.7"
+
+
+@pytest.fixture
+def config_overrides():
+    return {"RATELIMIT_ENABLED": True}  # the defaults of config.py otherwise
+
+
+def attempt(client, username, password="wrong guess", address=OFFICE):
+    data = {"username": username, "password": password}
+    return client.post("/login", data=data, environ_base={"REMOTE_ADDR": address})
+
+
+def test_a_strangers_failures_do_not_lock_out_a_colleague_with_the_right_password(client, make_user):
+    make_user("victim")
+    colleague = make_user("colleague")
+    assert [attempt(client, "victim").status_code for _ in range(11)][-1] == 429
+
+    response = attempt(client.application.test_client(), colleague.username, PASSWORD)
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_a_correct_login_does_not_count_against_the_address(client, make_user):
+    people = [make_user() for _ in range(12)]
+    for person in people:
+        browser = client.application.test_client()
+        assert attempt(browser, person.username, PASSWORD).status_code == 302
+
+
+def test_guessing_one_account_from_many_addresses_is_limited_per_account(client, make_user):
+    make_user("target")
+    statuses = [attempt(client, "target", address=f"203.0.113.{n}").status_code for n in range(1, 60)]
+    assert statuses[0] == 200 and statuses[-1] == 429
+
+
+def test_spraying_many_accounts_from_one_address_is_limited_per_address(client):
+    statuses = [attempt(client, f"someone{n}").status_code for n in range(120)]
+    assert statuses[0] == 200 and statuses[-1] == 429
+
+
+def test_failures_and_refusals_are_logged_with_account_and_address_but_no_password(client, make_user, caplog):
+    caplog.set_level(logging.INFO, logger="app")
+    make_user("victim")
+    for _ in range(11):
+        attempt(client, "victim", password="hunter2-secret")
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name.startswith("app")]
+    failed = [m for m in warnings if "Failed login" in m]
+    refused = [m for m in warnings if "refused" in m]
+    assert len(failed) == 10 and "'victim'" in failed[0] and OFFICE in failed[0]
+    assert refused and "'victim'" in refused[0] and OFFICE in refused[0]
+    assert not any("hunter2" in message for message in warnings)
+
+
+def test_a_registration_refused_for_its_rate_is_logged(client, caplog):
+    caplog.set_level(logging.INFO, logger="app")
+    form = {"username": "", "email": "x", "password": "x", "password2": "y"}
+    for _ in range(11):
+        last = client.post("/register", data=form, environ_base={"REMOTE_ADDR": OFFICE})
+    assert last.status_code == 429
+    refused = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "refused" in r.getMessage()]
+    assert refused and "/register" in refused[0] and OFFICE in refused[0]
+
+
+class TestKnownBrowsers:
+    """A browser that has logged in to an account before is held only to that account's window at its address."""
+
+    @pytest.fixture
+    def config_overrides(self):
+        return {"RATELIMIT_ENABLED": True, "LOGIN_ADDRESS_FAILURE_LIMIT": "5 per minute",
+                "LOGIN_ACCOUNT_FAILURE_LIMIT": "5 per minute"}  # fmt: skip
+
+    def test_a_spray_from_the_office_does_not_refuse_a_colleague_in_her_own_browser(self, app, make_user):
+        colleague = make_user("colleague")
+        her_browser, new_browser, stranger = app.test_client(), app.test_client(), app.test_client()
+        assert attempt(her_browser, "colleague", PASSWORD).status_code == 302
+        her_browser.post("/logout")
+        assert [attempt(stranger, f"someone{n}").status_code for n in range(6)][-1] == 429
+
+        assert attempt(her_browser, colleague.username, PASSWORD).status_code == 302
+        assert attempt(new_browser, colleague.username, PASSWORD).status_code == 429  # until the window passes
+
+    def test_guesses_at_an_account_from_elsewhere_do_not_lock_its_owner_out(self, app, make_user):
+        owner = make_user("owner")
+        owners_browser = app.test_client()
+        assert attempt(owners_browser, "owner", PASSWORD).status_code == 302
+        owners_browser.post("/logout")
+        guesses = [attempt(app.test_client(), "owner", address=f"203.0.113.{n}").status_code for n in range(1, 8)]
+        assert guesses[-1] == 429
+
+        assert attempt(owners_browser, owner.username, PASSWORD).status_code == 302
+
+    def test_a_forged_device_cookie_counts_for_nothing(self, app, make_user):
+        make_user("owner")
+        for n in range(1, 7):
+            attempt(app.test_client(), "owner", address=f"203.0.113.{n}")
+        forger = app.test_client()
+        forger.set_cookie("login_device", "owner")
+        assert attempt(forger, "owner", PASSWORD).status_code == 429
