@@ -35,16 +35,22 @@ class ErrorText:
 def error_text(error: HTTPException, retry_after: int | None = None) -> ErrorText:
     """Return the plain words for `error`, for the current request; `retry_after` in seconds when known."""
     code = error.code or 500
-    words = getattr(error, "plain_words", None)  # an error class of ours can bring its own (see deadline.py)
-    if words is not None:
-        return words(retry_after)
     build = WORDS.get(code)
+    own = own_description(error)
+    if own and build is not None:
+        return ErrorText(build(retry_after).title, own)
     if build is not None:
         return build(retry_after)
-    name = HTTP_STATUS_CODES.get(code, "Something went wrong")
     if code >= 500:
         return ErrorText("Something went wrong", "It was a problem on our side. Please try again later.")
-    return ErrorText(name, "The site could not do what was asked. Go back and try again.")
+    name = HTTP_STATUS_CODES.get(code, "That did not work")
+    return ErrorText(name, "The site could not do that. Go back and try again.")
+
+
+def own_description(error: HTTPException) -> str | None:
+    """Return the plain words an error class of this app brings (deadline.TookTooLong, say), else None."""
+    klass = type(error)
+    return klass.description if klass.__module__.startswith("app.") and "description" in vars(klass) else None
 
 
 def bad_request(_retry_after):

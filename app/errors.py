@@ -25,7 +25,7 @@ from app.observability.request_id import current_request_id
 from app.resubmit import fields_to_type_again, may_refill, typed_fields
 
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
-TEMPLATES = {500: "500.html"}  # every other status: error.html
+TEMPLATES = {404: "404.html", 500: "500.html"}  # every other status: error.html
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -148,7 +148,14 @@ def handle_database_error(error: SQLAlchemyError):
     leave_user_unloaded()
     log_unavailable(error)
     busy = ServiceUnavailable(retry_after=current_app.config["RETRY_AFTER"])
-    return error_response(busy, "database_busy.html", fields=typed_fields(), safe_mode=True)
+    return error_response(busy, "database_busy.html", DATABASE_BUSY, fields=typed_fields(), safe_mode=True)
+
+
+DATABASE_BUSY = ErrorText(
+    "The site is busy",
+    "The site could not reach its database just now. Nothing was changed.",
+    ["Please try again in a few seconds."],
+)
 
 
 def handle_server_error(error: HTTPException):

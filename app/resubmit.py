@@ -44,6 +44,8 @@ class TypedField:
 
 def typed_fields() -> list[TypedField]:
     """Return the posted form's fields, as the form showed them, filled with what was sent (secrets empty)."""
+    if not request.form:
+        return []  # nothing was sent: a page to load again, not a form to send again
     form_class = FORMS.get(request.endpoint or "")
     if form_class is None:
         return [guessed_field(name, value) for name, value in request.form.items(multi=True) if name not in NEVER_SHOWN]
