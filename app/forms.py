@@ -6,6 +6,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, StringField, Submi
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
 
 from app.extensions import db
+from app.form_messages import plain_messages
 from app.models import ABOUT_ME_MAX, EMAIL_MAX, POST_MAX, USERNAME_MAX, User
 from app.observability.faults import FEEDBACK_MAX
 
@@ -24,7 +25,12 @@ def username_is_taken(username: str) -> bool:
 
 
 class SiteForm(FlaskForm):
-    """Base of the site's forms: also refuse text that no database column can store (NUL characters)."""
+    """Base of the site's forms: WTForms' messages in plain words; also refuse text that no database column can
+    store (NUL characters)."""
+
+    class Meta:
+        def get_translations(self, form):
+            return plain_messages
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
