@@ -19,7 +19,9 @@ def init_app(app: Flask) -> None:
 def keep_display_name(response: Response) -> Response:
     """Keep the loaded user's name in the session; drop it once nobody is logged in."""
     user = g.get("_login_user")  # where Flask-Login keeps the request's user, once something loaded it
-    if user is not None and user.is_authenticated:
+    if user is None:
+        return response  # nothing asked who this is (an avatar, a health check): leave the session alone
+    if user.is_authenticated:
         name = sa.inspect(user).dict.get("username")  # the loaded value only: reading it never queries
         if name and session.get(DISPLAY_NAME) != name:
             session[DISPLAY_NAME] = name
