@@ -106,6 +106,12 @@ class Config:
     SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
     SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT") or ENV_NAME
 
+    # Error pages and planned downtime (issue 13): the address people may write to (shown when set), the
+    # maintenance switch's file (empty: instance/maintenance.json) and the addresses that pass it.
+    CONTACT_EMAIL = os.environ.get("CONTACT_EMAIL", "")
+    MAINTENANCE_FILE = os.environ.get("MAINTENANCE_FILE", "")
+    MAINTENANCE_BYPASS_ADDRESSES = env_list("MAINTENANCE_BYPASS_ADDRESSES")
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE")

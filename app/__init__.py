@@ -5,7 +5,21 @@ from typing import Any
 
 from flask import Flask
 
-from app import cli, database, deadline, demo, errors, feedback, input_checks, mail, templating, timeouts
+from app import (
+    cli,
+    database,
+    deadline,
+    demo,
+    errors,
+    favicon,
+    feedback,
+    input_checks,
+    mail,
+    maintenance,
+    session_menu,
+    templating,
+    timeouts,
+)
 from app.admin import bp as admin_bp
 from app.api import bp as api_bp
 from app.extensions import bootstrap, csrf, db, login, migrate
@@ -29,6 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(test_config or {})
     timeouts.init_app(app)
     init_observability(app)
+    maintenance.init_app(app)  # early: planned downtime answers before anything reads the form or the database
     deadline.init_app(app)  # early: the deadline covers the other before_request steps too
     input_checks.init_app(app)  # before the CSRF check reads the form
     register_extensions(app)
@@ -40,6 +55,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     init_security(app)
     demo.init_app(app)
     errors.register_error_handlers(app)
+    session_menu.init_app(app)
+    favicon.init_app(app)
     templating.register_template_helpers(app)
     cli.register_commands(app)
     return app

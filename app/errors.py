@@ -7,6 +7,7 @@ an InternalServerError, and calls the 500 handler; with FLASK_DEBUG on it lets t
 debugger show instead.
 """
 
+import time
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, json, jsonify, render_template, request
@@ -18,12 +19,13 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from app.api.errors import problem_response
 from app.database import is_transient, log_unavailable, rollback_quietly
-from app.extensions import login
+from app.error_text import ErrorText, error_text, seconds_until
+from app.extensions import limiter, login
 from app.observability.request_id import current_request_id
-from app.observability.scrub import is_sensitive
+from app.resubmit import fields_to_type_again, may_refill, typed_fields
 
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
-TEMPLATES = {404: "404.html", 500: "500.html"}
+TEMPLATES = {404: "404.html", 500: "500.html"}  # every other status: error.html
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -31,6 +33,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(SQLAlchemyError, handle_database_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_server_error)
+    app.context_processor(lambda: {"contact_email": current_app.config.get("CONTACT_EMAIL") or None})
 
 
 def is_api_request() -> bool:
@@ -45,36 +48,42 @@ def wants_json() -> bool:
     return accept.quality("application/json") > accept.quality("text/html")
 
 
-def describe(error: HTTPException) -> tuple[int, str, str]:
-    """Return the code, name and a safe description: the class's text, never the instance's.
+def error_response(error: HTTPException, template: str | None = None, text: ErrorText | None = None, **context):
+    """Build the HTML or JSON answer for `error` in plain words, keeping the headers a client needs to act.
 
-    An instance's description can carry exception text (a JSON decoding error, say); the class
-    text is the generic sentence Werkzeug ships for that status.
+    The words never come from the instance: its description can carry exception text (a JSON decoding
+    error, say). They come from app/error_text.py, or from `text`.
     """
     code = error.code or 500
-    name = HTTP_STATUS_CODES.get(code, "Error")
-    description = getattr(type(error), "description", None) or name
-    return code, name, description
-
-
-def error_response(error: HTTPException, template: str | None = None, **context):
-    """Build the HTML or JSON answer for `error`, keeping the headers a client needs to act."""
-    code, name, description = describe(error)
+    text = text or error_text(error, retry_after_seconds(error))
     if is_api_request():
-        response = problem_response(error)
+        response = problem_response(error, text.detail)
     elif wants_json():
-        response = jsonify(code=code, name=name, description=description, request_id=current_request_id())
+        name = HTTP_STATUS_CODES.get(code, "Error")
+        body = {"code": code, "name": name, "title": text.title, "detail": text.detail, "description": text.detail}
+        response = jsonify(**body, request_id=current_request_id())
     else:
         template = template or TEMPLATES.get(code, "error.html")
-        html = render_template(
-            template, code=code, name=name, description=description, request_id=current_request_id(), **context
-        )
+        html = render_template(template, code=code, title=text.title, text=text, request_id=current_request_id(),
+                               **context)  # fmt: skip
         response = current_app.make_response(html)
     response.status_code = code
     for header, value in error.get_headers():
         if header in KEPT_HEADERS:
             response.headers[header] = value
     return response
+
+
+def retry_after_seconds(error: HTTPException) -> int | None:
+    """Return the wait the answer's Retry-After asks for: the error's own, or the breached rate limit's."""
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is None and error.code == 429:
+        try:
+            limit = limiter.current_limit
+            retry_after = int(limit.reset_at - time.time()) if limit else None
+        except Exception:  # the limit's store may be what is down; the page then says "a minute"
+            retry_after = None
+    return seconds_until(retry_after)
 
 
 def handle_http_error(error: HTTPException):
@@ -97,19 +106,29 @@ def log_not_found() -> None:
 
 
 def handle_csrf_error(error: CSRFError):
-    """Say the form expired and offer it again, filled with what the user typed (never their secrets)."""
-    return error_response(error, "csrf_error.html", fields=resubmittable_fields(), back=same_site_referer())
+    """Say the form expired; to the site's own pages, offer it again filled with what was typed (never secrets).
+
+    Any other request (cross-site, or a session that never held a token) gets the plain page: no text
+    of the request, no fresh token, no user loaded, so no cookie changes.
+    """
+    if not may_refill():
+        leave_user_unloaded()
+        return error_response(error, "csrf_error.html", EXPIRED_FORM_PLAIN, fields=[], safe_mode=True)
+    fields = typed_fields()
+    again = fields_to_type_again(fields)
+    return error_response(error, "csrf_error.html", EXPIRED_FORM, fields=fields, type_again=again,
+                          back=same_site_referer())  # fmt: skip
 
 
-def resubmittable_fields() -> list[tuple[str, str, bool]]:
-    """Return (name, value, secret) for the posted fields; secret ones come back empty, to be typed again."""
-    fields = []
-    for name, value in request.form.items(multi=True):
-        if name in ("submit", "csrf_token"):
-            continue
-        secret = is_sensitive(name)
-        fields.append((name, "" if secret else value, secret))
-    return fields
+EXPIRED_FORM = ErrorText(
+    "This form has expired",
+    "For your safety, a form stops working after a while, or when you log in or out in another tab.",
+)
+EXPIRED_FORM_PLAIN = ErrorText(
+    "This form has expired",
+    "For your safety, a form stops working after a while, or when you log in or out in another tab. Nothing was saved.",
+    ["Go back to the page, reload it, and send the form again."],
+)
 
 
 def same_site_referer() -> str | None:
@@ -129,7 +148,14 @@ def handle_database_error(error: SQLAlchemyError):
     leave_user_unloaded()
     log_unavailable(error)
     busy = ServiceUnavailable(retry_after=current_app.config["RETRY_AFTER"])
-    return error_response(busy, "database_busy.html", fields=resubmittable_fields(), safe_mode=True)
+    return error_response(busy, "database_busy.html", DATABASE_BUSY, fields=typed_fields(), safe_mode=True)
+
+
+DATABASE_BUSY = ErrorText(
+    "The site is busy",
+    "The site could not reach its database just now. Nothing was changed.",
+    ["Please try again in a few seconds."],
+)
 
 
 def handle_server_error(error: HTTPException):
@@ -155,9 +181,11 @@ FALLBACK_PAGE = """<!doctype html>
 <body><nav class="navbar navbar-dark bg-dark mb-4"><div class="container">
 <a class="navbar-brand" href="/">Microblog</a></div></nav>
 <main class="container"><h1>Something went wrong</h1>
-<p>An unexpected error happened on our side. The team has been told; please try again in a moment.</p>
+<p>It was a problem on our side, not something you did. The team has been told.</p>
+<p>Please try again in a few minutes.</p>
 <p class="text-muted small">Reference: <code>{request_id}</code></p><a href="/">Go home</a></main></body></html>
 """
+FALLBACK_DETAIL = "It was a problem on our side, not something you did. The team has been told."
 
 
 def fallback_server_error():
@@ -166,8 +194,8 @@ def fallback_server_error():
     if is_api_request():
         response = fallback_problem(request_id)
     elif wants_json():
-        body = {"code": 500, "name": "Internal Server Error", "description": InternalServerError.description}
-        response = jsonify(**body, request_id=request_id)
+        body = {"code": 500, "name": "Internal Server Error", "title": "Something went wrong"}
+        response = jsonify(**body, detail=FALLBACK_DETAIL, description=FALLBACK_DETAIL, request_id=request_id)
     else:
         response = current_app.response_class(FALLBACK_PAGE.format(request_id=request_id), mimetype="text/html")
     response.status_code = 500
@@ -176,7 +204,7 @@ def fallback_server_error():
 
 def fallback_problem(request_id: str):
     """The 500 problem built without url_for or the problem catalog, for when building the usual one failed."""
-    detail = InternalServerError.description
+    detail = FALLBACK_DETAIL
     body = {"type": "/api/problems/server-error", "title": "Internal server error", "status": 500, "detail": detail}
     body |= {"instance": request_id, "code": 500, "name": "Internal Server Error", "description": detail}
     body["request_id"] = request_id

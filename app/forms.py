@@ -6,6 +6,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, StringField, Submi
 from wtforms.validators import DataRequired, Email, EqualTo, Length, StopValidation, ValidationError
 
 from app.extensions import db
+from app.form_messages import plain_messages
 from app.models import (
     ABOUT_ME_MAX,
     EMAIL_MAX,
@@ -73,15 +74,12 @@ def new_password_fields(label: str = "Password"):
 
 
 class SiteForm(FlaskForm):
-    """Base of the site's forms: also refuse text that no database column can store (NUL characters)."""
+    """Base of the site's forms: WTForms' messages in plain words. (Text no column can store, such as NUL,
+    never reaches a form: app/input_checks.py answers it with a 400 first.)"""
 
-    def validate(self, extra_validators=None) -> bool:
-        valid = super().validate(extra_validators)
-        for field in self:
-            if isinstance(field.data, str) and "\x00" in field.data:
-                field.errors = [*field.errors, "This field contains a character that is not allowed."]
-                valid = False
-        return valid
+    class Meta:
+        def get_translations(self, form):
+            return plain_messages
 
 
 class LoginForm(SiteForm):

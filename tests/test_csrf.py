@@ -1,8 +1,14 @@
 """With CSRF protection on, as in production, state-changing forms need the token."""
 
+import html
+import re
+
 import pytest
 
 from tests.support.visitor import csrf_token
+
+# What a browser sends with a form from the site's own page (the expired-form page refills only those).
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}
 
 
 @pytest.fixture
@@ -39,20 +45,22 @@ def login_with_token(client, user):
 def test_expired_form_keeps_the_typed_post_and_sends_it_again(client, make_user):
     login_with_token(client, make_user())
     typed = "My long thought\nthat I do not want to lose"
-    response = client.post("/", data={"post": typed, "csrf_token": "stale"})
+    response = client.post("/", data={"post": typed, "csrf_token": "stale"}, headers=SAME_ORIGIN)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "This form has expired" in page and "Error 400" in page
+    assert "<title>This form has expired · Microblog</title>" in page and "Error 400" not in page
     assert f"{typed}</textarea>" in page
     assert response.headers["X-Request-ID"] in page
-    resent = client.post("/", data={"post": typed, "csrf_token": csrf_token(page)})
+    resent = client.post("/", data={"post": typed, "csrf_token": csrf_token(page)}, headers=SAME_ORIGIN)
     assert resent.status_code == 302
     assert "My long thought" in client.get("/").get_data(as_text=True)
 
 
 def test_expired_login_form_keeps_the_name_but_not_the_password(client, make_user):
     user = make_user()
-    page = client.post("/login", data={"username": user.username, "password": "hunter2-secret"}).get_data(as_text=True)
+    client.get("/login")  # the form the user fills in: its token is in the session
+    form = {"username": user.username, "password": "hunter2-secret"}
+    page = client.post("/login", data=form, headers=SAME_ORIGIN).get_data(as_text=True)
     assert f'value="{user.username}"' in page
     assert "hunter2-secret" not in page
     assert 'type="password"' in page
@@ -65,7 +73,7 @@ def test_token_past_its_time_limit_is_the_expired_page(client, app, make_user):
     login_with_token(client, make_user())
     token = csrf_token(client.get("/").get_data(as_text=True))
     time.sleep(2.1)  # past the one-second limit; only a lower bound matters here
-    response = client.post("/", data={"post": "typed before lunch", "csrf_token": token})
+    response = client.post("/", data={"post": "typed before lunch", "csrf_token": token}, headers=SAME_ORIGIN)
     assert response.status_code == 400
     assert "typed before lunch" in response.get_data(as_text=True)
 
@@ -73,3 +81,38 @@ def test_token_past_its_time_limit_is_the_expired_page(client, app, make_user):
 def test_expired_page_is_json_for_api_clients(client):
     response = client.post("/login", data={"username": "x"}, headers={"Accept": "application/json"})
     assert response.status_code == 400 and response.get_json()["code"] == 400
+
+
+def expired_login(client, user, **fields):
+    """Open the login form at /login?next=/explore, then send it with a token that no longer holds."""
+    client.get("/login?next=/explore")
+    form = {"username": user.username, "password": "hunter2-secret", "csrf_token": "stale", **fields}
+    return client.post("/login?next=%2Fexplore", data=form, headers=SAME_ORIGIN)
+
+
+def test_expired_login_form_shows_remember_me_as_a_ticked_checkbox(client, make_user):
+    page = expired_login(client, make_user(), remember_me="y").get_data(as_text=True)
+    checkbox = re.search(r'<input[^>]*name="remember_me"[^>]*>', page).group(0)
+    assert 'type="checkbox"' in checkbox and "checked" in checkbox
+    assert '<label class="form-check-label" for="remember_me">Remember me</label>' in page
+
+
+def test_expired_login_form_names_the_field_to_type_again_and_claims_nothing_else(client, make_user):
+    page = " ".join(html.unescape(expired_login(client, make_user()).get_data(as_text=True)).split())
+    assert "For your safety we never keep passwords: please type your Password again." in page
+    assert "Nothing you typed is lost" not in page
+    assert "hunter2-secret" not in page
+
+
+def test_expired_login_form_keeps_next_and_goes_there_after_sending_again(client, make_user):
+    from tests.conftest import PASSWORD
+
+    user = make_user()
+    page = expired_login(client, user).get_data(as_text=True)
+    assert 'action="/login?next=%2Fexplore"' in page
+    resent = client.post(
+        "/login?next=%2Fexplore",
+        data={"username": user.username, "password": PASSWORD, "csrf_token": csrf_token(page)},
+        headers=SAME_ORIGIN,
+    )
+    assert resent.status_code == 302 and resent.headers["Location"] == "/explore"

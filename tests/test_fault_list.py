@@ -215,7 +215,7 @@ def test_feedback_is_refused_without_its_csrf_token_or_over_the_length(feedback_
     forged = client.post("/feedback", data={**feedback_from(page, "hi"), "reference": "forged"})
 
     assert no_token.status_code == 400 and "This form has expired" in no_token.get_data(as_text=True)
-    assert too_long.status_code == 400 and "Field cannot be longer than 2000" in too_long.get_data(as_text=True)
+    assert too_long.status_code == 400 and "Use 2000 characters or fewer" in too_long.get_data(as_text=True)
     assert forged.status_code == 400
     faults = json.loads(flask(feedback_app, "errors", "list", "--json")[1])
     assert [fault["feedback"] for fault in faults] in ([], [[]])  # nothing stored (the worker may not have written yet)

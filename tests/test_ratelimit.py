@@ -1,5 +1,6 @@
 """Login and registration are rate limited per client address; the errors module answers 429 with Retry-After."""
 
+import re
 import uuid
 
 import pytest
@@ -44,7 +45,9 @@ def test_the_fourth_login_attempt_in_a_minute_is_refused_with_retry_after(client
     refused = wrong_login(client)
 
     assert refused.status_code == 429
-    assert refused.mimetype == "text/html" and "Too Many Requests" in refused.get_data(as_text=True)
+    page = refused.get_data(as_text=True)
+    assert refused.mimetype == "text/html" and '<h1 class="display-4">Too many attempts</h1>' in page
+    assert re.search(r"Please wait \d+ seconds?, then try again\.", page)  # the wait of Retry-After (issue 13)
     assert 0 < int(refused.headers["Retry-After"]) <= 60
 
 

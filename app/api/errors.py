@@ -14,6 +14,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from app.api.problems import problem_for_status, type_url
 from app.database import is_transient, log_unavailable, rollback_quietly
+from app.error_text import error_text
 from app.observability.request_id import current_request_id
 
 MEDIA_TYPE = "application/problem+json"
@@ -61,11 +62,10 @@ def problem(status: int, detail: str, **members):
     return current_app.response_class(json.dumps(body), status=status, mimetype=MEDIA_TYPE)
 
 
-def problem_response(error: HTTPException):
-    """Answer a Werkzeug error with the class's generic text, never the instance's (it can carry exception text)."""
-    status = error.code or 500
-    detail = getattr(type(error), "description", None) or HTTP_STATUS_CODES.get(status, "Error")
-    return problem(status, detail)
+def problem_response(error: HTTPException, detail: str | None = None):
+    """Answer a Werkzeug error in the plain words of app/error_text.py, never the instance's (it can carry exception
+    text)."""
+    return problem(error.code or 500, detail or error_text(error).detail)
 
 
 def handle_api_error(error: ApiError):

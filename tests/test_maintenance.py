@@ -1,0 +1,145 @@
+"""Planned downtime (issue 13): `flask maintenance on/off`, the 503 page that says when the site is back,
+health checks that keep answering, and the team's way through."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import pytest
+
+from app.maintenance import PASS_COOKIE, parse_until
+from tests.support.visitor import page_text
+
+BROWSER = {"Accept": "text/html"}
+
+
+@pytest.fixture
+def config_overrides(tmp_path):
+    return {"MAINTENANCE_FILE": str(tmp_path / "maintenance.json")}
+
+
+@pytest.fixture
+def switch(runner):
+    """Return a function that runs `flask maintenance ARGS` and returns its output, failing on a non-zero exit."""
+
+    def run(*args: str) -> str:
+        result = runner.invoke(args=["maintenance", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return run
+
+
+def pass_token(output: str) -> str:
+    return output.rsplit(f"{PASS_COOKIE}=", 1)[1].strip()
+
+
+def test_on_every_page_is_a_503_that_says_when_the_site_is_back(client, switch):
+    switch("on", "--until", "+30m", "--message", "We are moving to a bigger database.")
+    until = datetime.now(UTC) + timedelta(minutes=30)
+    response = client.get("/explore", headers=BROWSER)
+    page = " ".join(page_text(response.get_data(as_text=True)).split())
+
+    assert response.status_code == 503
+    retry_at = parsedate_to_datetime(response.headers["Retry-After"])  # an HTTP date, not seconds
+    assert abs((retry_at - until).total_seconds()) < 60
+    assert "<title>Microblog is closed for planned work · Microblog</title>" in page
+    assert f"It will be back by {retry_at:%H:%M} UTC on {retry_at:%A %-d %B}." in page
+    assert "We are moving to a bigger database." in page
+    assert response.headers["X-Request-ID"] in page
+    for path in ("/", "/login", "/user/nobody", "/api/posts"):
+        assert client.get(path).status_code == 503, path
+
+
+def test_health_checks_and_the_page_styles_keep_answering(client, switch):
+    switch("on", "--until", "+1h")
+    assert client.get("/healthz").status_code == 200
+    # The test database has no migrations table, so /readyz says so itself (tests/faults checks its 200).
+    assert client.get("/readyz").get_json() == {"status": "unavailable", "reason": "migrations pending"}
+    for path in ("/static/site.css", "/bootstrap/static/css/bootstrap.min.css", "/favicon.ico"):
+        with client.get(path) as response:
+            assert response.status_code == 200, path
+
+
+def test_json_and_api_clients_get_the_503_with_the_plain_detail(client, switch):
+    switch("on", "--until", "+1h")
+    body = client.get("/explore", headers={"Accept": "application/json"}).get_json()
+    assert body["code"] == 503 and body["title"] == "Microblog is closed for planned work"
+    problem = client.get("/api/posts")
+    assert problem.mimetype == "application/problem+json" and "It will be back by" in problem.get_json()["detail"]
+
+
+def test_a_form_sent_meanwhile_shows_what_was_typed_but_not_the_password(client, switch):
+    switch("on", "--until", "+1h")
+    response = client.post("/login", data={"username": "ann-typed-this", "password": "hunter2-secret"})
+    page = page_text(response.get_data(as_text=True))
+    assert response.status_code == 503
+    assert "What you sent was not saved." in page and ">ann-typed-this</textarea>" in page
+    assert "hunter2-secret" not in page
+
+
+def test_the_team_passes_with_the_cookie_the_command_printed(client, switch):
+    output = switch("on", "--until", "+1h")
+    client.set_cookie(PASS_COOKIE, "not-the-token")
+    assert client.get("/explore").status_code == 503
+    client.set_cookie(PASS_COOKIE, pass_token(output))
+    assert client.get("/explore").status_code == 200
+
+
+def test_the_cookie_of_an_earlier_window_does_not_pass(client, switch):
+    earlier = pass_token(switch("on", "--until", "+1h"))
+    switch("off")
+    switch("on", "--until", "+1h")
+    client.set_cookie(PASS_COOKIE, earlier)
+    assert client.get("/explore").status_code == 503
+
+
+@pytest.mark.parametrize(("addresses", "status"), [(["127.0.0.1"], 200), (["10.0.0.0/8"], 503), (["::1/128"], 503)])
+def test_the_team_passes_from_an_address_of_the_setting(client, app, switch, addresses, status):
+    app.config["MAINTENANCE_BYPASS_ADDRESSES"] = addresses
+    switch("on", "--until", "+1h")
+    assert client.get("/explore").status_code == status  # the test client comes from 127.0.0.1
+
+
+def test_off_serves_the_site_again(client, switch):
+    switch("on", "--until", "+1h")
+    assert client.get("/explore").status_code == 503
+    assert "Maintenance off" in switch("off")
+    assert client.get("/explore").status_code == 200
+    assert "Maintenance was not on" in switch("off")
+
+
+def test_status_says_whether_it_is_on(switch):
+    assert "off" in switch("status")
+    switch("on", "--until", "2099-01-01T06:00Z", "--message", "New disks.")
+    assert switch("status").strip() == "Maintenance is on until 2099-01-01 06:00 UTC. New disks."
+
+
+def test_past_the_announced_end_the_page_says_nearly_done_and_asks_back_in_minutes(client, app, tmp_path):
+    until = datetime.now(UTC) - timedelta(minutes=10)
+    (tmp_path / "maintenance.json").write_text(json.dumps({"until": until.isoformat(), "message": "", "pass": "x"}))
+    response = client.get("/explore")
+    retry_at = parsedate_to_datetime(response.headers["Retry-After"])
+    assert response.status_code == 503 and "are nearly done" in page_text(response.get_data(as_text=True))
+    assert timedelta(minutes=4) < retry_at - datetime.now(UTC) <= timedelta(minutes=5)
+
+
+def test_an_unreadable_switch_file_still_means_down(client, tmp_path):
+    (tmp_path / "maintenance.json").write_text("{half a fi")
+    assert client.get("/explore").status_code == 503
+
+
+@pytest.mark.parametrize("until", ["yesterday", "25:99", "2000-01-01T00:00Z"])
+def test_a_time_that_is_not_to_come_is_refused(runner, client, until):
+    result = runner.invoke(args=["maintenance", "on", "--until", until])
+    assert result.exit_code == 2 and "Invalid value" in result.output
+    assert client.get("/explore").status_code == 200
+
+
+def test_until_reads_relative_times_clock_times_and_dates():
+    now = datetime(2026, 11, 30, 21, 0, tzinfo=UTC)
+    assert parse_until("+45m", now) == datetime(2026, 11, 30, 21, 45, tzinfo=UTC)
+    assert parse_until("+2h", now) == datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
+    assert parse_until("22:30", now) == datetime(2026, 11, 30, 22, 30, tzinfo=UTC)
+    assert parse_until("06:00", now) == datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # the next 06:00
+    assert parse_until("2026-12-01T06:00Z", now) == datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
