@@ -100,3 +100,14 @@ def test_a_short_benchmark_run_prints_every_row_and_target(tmp_path, capsys):
     for server in ("site", "growth", "storm_relay", "storm_hole"):
         assert re.search(rf"\b{server} \d+\.\d MB \(\d+\.\d MB\)", memory)
     assert list(tmp_path.glob("bench-*.md"))
+
+
+@pytest.mark.slow
+def test_the_profile_tool_measures_each_page_as_a_logged_in_user(capsys):
+    from bench import profile
+
+    profile.main(["/", "/no/such/page", "--requests=5"])
+    out = capsys.readouterr().out
+    # 200: logged in, not sent to /login
+    assert re.search(r"^/ \(200\): \d+\.\d\d ms of CPU a request", out, re.MULTILINE)
+    assert re.search(r"^/no/such/page \(404\): \d+\.\d\d ms", out, re.MULTILINE)
