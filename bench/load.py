@@ -4,6 +4,7 @@ import http.client
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -30,29 +31,88 @@ def generator_name() -> str:
     return "wrk" if WRK else "Python threads (install wrk for a faster, truer load)"
 
 
-def drive(url: str, seconds: float, connections: int, headers: dict[str, str], expect_ok: bool) -> LoadResult:
-    """Load `url` for `seconds` with `connections` kept-alive connections."""
+def drive(url: str, seconds: float, connections: int, headers: dict[str, str], status: int, cookies=()) -> LoadResult:
+    """Load `url` for `seconds` with `connections` kept-alive connections, taking `cookies` (one per user) in
+    turn; any answer other than `status` counts as unexpected."""
     if WRK:
-        return run_wrk(url, seconds, connections, headers, expect_ok)
-    return run_threads(url, seconds, connections, headers, expect_ok)
+        return run_wrk(url, seconds, connections, headers, status < 400, cookies, status)
+    return run_threads(url, seconds, connections, headers, status < 400, cookies, status)
 
 
-def run_wrk(url: str, seconds: float, connections: int, headers: dict[str, str], expect_ok: bool) -> LoadResult:
+def run_wrk(
+    url: str, seconds: float, connections: int, headers: dict[str, str], expect_ok: bool, cookies=(), status=None
+) -> LoadResult:
     command = [WRK, "--latency", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    return parse_wrk(output, expect_ok)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(wrk_script(cookies, status))
+        script.flush()
+        output = subprocess.run([*command, "--script", script.name, url], capture_output=True, text=True, check=True)
+    return parse_wrk(output.stdout, expect_ok)
+
+
+def wrk_script(cookies=(), status=None) -> str:
+    """A wrk script: each request as the next user (requests built once, taken in turn), and, when
+    `status` is given, a count of answers with any other status (wrk alone counts only non-2xx/3xx,
+    so a lost session's 302 to the login page would pass unseen)."""
+    values = ", ".join(lua_string(cookie) for cookie in cookies)
+    return f"""
+local cookies = {{{values}}}
+local expected = {status or "nil"}
+local requests, turn = {{}}, 0
+local threads = {{}}
+unexpected = 0
+
+setup = function(thread)
+  table.insert(threads, thread)
+end
+
+init = function()
+  for i, cookie in ipairs(cookies) do
+    local headers = {{}}
+    for name, value in pairs(wrk.headers) do headers[name] = value end
+    headers["Cookie"] = cookie
+    requests[i] = wrk.format(nil, nil, headers)
+  end
+end
+
+request = function()
+  if #requests == 0 then return wrk.request() end
+  turn = turn % #requests + 1
+  return requests[turn]
+end
+
+if expected then
+  response = function(status)
+    if status ~= expected then unexpected = unexpected + 1 end
+  end
+  done = function()
+    local total = 0
+    for _, thread in ipairs(threads) do total = total + thread:get("unexpected") end
+    io.write(string.format("Unexpected statuses: %d\\n", total))
+  end
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def parse_wrk(output: str, expect_ok: bool) -> LoadResult:
     """Read requests, duration, p50, p99 and unexpected answers from `wrk --latency` output."""
     done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", output)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    exact = re.search(r"Unexpected statuses: (\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     requests = int(done.group(1))
     wrong = int(non_2xx.group(1)) if non_2xx else 0
-    unexpected = (wrong if expect_ok else requests - wrong) + (sum(map(int, errors.groups())) if errors else 0)
+    if exact:
+        wrong_answers = int(exact.group(1))
+    else:
+        wrong_answers = wrong if expect_ok else requests - wrong
+    unexpected = wrong_answers + (sum(map(int, errors.groups())) if errors else 0)
     return LoadResult(
         requests=requests,
         seconds=float(done.group(2)) * UNITS_MS[done.group(3)] / 1000,
@@ -67,21 +127,24 @@ def wrk_percentile(output: str, label: str) -> float:
     return float(found.group(1)) * UNITS_MS[found.group(2)]
 
 
-def run_threads(url: str, seconds: float, connections: int, headers: dict[str, str], expect_ok: bool) -> LoadResult:
-    """Fallback load: one thread per connection, each looping GETs on a kept-alive connection."""
+def run_threads(
+    url: str, seconds: float, connections: int, headers: dict[str, str], expect_ok: bool, cookies=(), status=None
+) -> LoadResult:
+    """Fallback load: one thread per connection, each looping GETs on a kept-alive connection as one user."""
     deadline = time.monotonic() + seconds
     latencies: list[float] = []
     unexpected = [0]
     lock = threading.Lock()
 
-    def worker() -> None:
-        mine, wrong = keep_requesting(url, headers, deadline, expect_ok)
+    def worker(number: int) -> None:
+        own = {**headers, "Cookie": cookies[number % len(cookies)]} if cookies else headers
+        mine, wrong = keep_requesting(url, own, deadline, expect_ok, status)
         with lock:
             latencies.extend(mine)
             unexpected[0] += wrong
 
     started = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(connections)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -96,7 +159,9 @@ def run_threads(url: str, seconds: float, connections: int, headers: dict[str, s
     )
 
 
-def keep_requesting(url: str, headers: dict[str, str], deadline: float, expect_ok: bool) -> tuple[list[float], int]:
+def keep_requesting(
+    url: str, headers: dict[str, str], deadline: float, expect_ok: bool, status=None
+) -> tuple[list[float], int]:
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
@@ -113,7 +178,7 @@ def keep_requesting(url: str, headers: dict[str, str], deadline: float, expect_o
                 connection.close()
                 continue
             latencies.append((time.perf_counter() - start) * 1000)
-            wrong += (response.status < 400) != expect_ok
+            wrong += response.status != status if status else (response.status < 400) != expect_ok
     finally:
         connection.close()
     return latencies, wrong

@@ -2,7 +2,6 @@
 
 import http.cookiejar
 import os
-import re
 import secrets
 import sqlite3
 import subprocess
@@ -13,10 +12,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from tests.support.servers import ROOT
+from tests.support.visitor import csrf_token
 
 FLASK = Path(sys.executable).with_name("flask")
 SECRET_KEY = secrets.token_hex(32)
 DEMO_PASSWORD = "microblog-demo"  # what `flask seed` gives every demo user
+# One browser, sent at login and with every loaded request: Flask-Login's session protection
+# compares a hash of it, and a session loaded with another agent is marked not fresh and re-set.
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) microblog-bench/1"
 
 
 def app_env(database: Path, log_dir: Path, **extra: str) -> dict[str, str]:
@@ -28,6 +31,9 @@ def app_env(database: Path, log_dir: Path, **extra: str) -> dict[str, str]:
         "FLASK_DEBUG": "0",
         "DEMO_ERRORS": "0",
         "MAIL_SERVER": "",
+        # The bench logs its users in from one address; the login limit per address would refuse
+        # them. Only that limit is raised: the limiter stays on, as in production.
+        "ACCOUNT_RATE_LIMIT": "10000 per minute",
         **extra,
     }
 
@@ -47,14 +53,22 @@ def most_prolific_user(database: Path) -> tuple[str, int]:
 
 
 def log_in(base_url: str, username: str, password: str = DEMO_PASSWORD) -> str:
-    """Log in through the real form once; return the Cookie header value that carries the session."""
+    """Log in through the real form once, as USER_AGENT; return the Cookie header value that carries the session."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.addheaders = [("User-Agent", USER_AGENT)]
     page = opener.open(base_url + "/login", timeout=10).read().decode()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    form = urlencode({"username": username, "password": password, "csrf_token": token}).encode()
+    form = urlencode({"username": username, "password": password, "csrf_token": csrf_token(page)}).encode()
     opener.open(base_url + "/login", form, timeout=10).read()
-    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
+    cookie = "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
+    if "session=" not in cookie:
+        raise SystemExit(f"could not log in as {username} at {base_url}")
+    return cookie
+
+
+def log_in_many(base_url: str, users: int) -> list[str]:
+    """Log in demo1..demoN (each follows others after `flask seed`); return their Cookie header values."""
+    return [log_in(base_url, f"demo{n}") for n in range(1, users + 1)]
 
 
 class NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -62,14 +76,15 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def status_of(url: str, headers: dict[str, str]) -> int:
-    """Return the status one GET gets, without following redirects (a lost session shows as 302)."""
+def probe(url: str, headers: dict[str, str]) -> tuple[int, bool]:
+    """Return the status one GET gets, without following redirects (a lost session shows as 302), and
+    whether the answer sets a cookie (a session re-written on every request costs a signature each time)."""
     opener = urllib.request.build_opener(NoRedirects)
     try:
         with opener.open(urllib.request.Request(url, headers=headers), timeout=30) as response:
-            return response.status
+            return response.status, "Set-Cookie" in response.headers
     except urllib.error.HTTPError as error:
-        return error.code
+        return error.code, "Set-Cookie" in error.headers
 
 
 def bytes_in(folder: Path) -> int:

@@ -1,11 +1,16 @@
 """The load benchmark's own machinery, so `make bench` keeps working between the runs that matter."""
 
+import collections
+import http.server
 import re
+import subprocess
+import sys
+import threading
 
 import pytest
 
 from bench import bench, load
-from tests.support.servers import gunicorn
+from tests.support.servers import ROOT, gunicorn
 
 WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:34331/nope
   2 threads and 4 connections
@@ -41,6 +46,41 @@ def test_the_python_load_generator_measures_a_real_server(tmp_path):
     assert missing.unexpected == missing.requests > 0
 
 
+@pytest.mark.skipif(not load.WRK, reason="wrk is not installed (.ci/run installs it)")
+def test_wrk_sends_each_users_cookie_in_turn_and_counts_any_other_status(tmp_path):
+    """A real wrk against a loopback server that answers 200 to two of three users and 302 to the third
+    (a lost session): each cookie arrives, and the 302s are counted though wrk calls 3xx a success."""
+    seen = collections.Counter()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            cookie = self.headers.get("Cookie")
+            seen[cookie] += 1
+            self.send_response(302 if cookie == "session=lost" else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        cookies = ["session=a", "session=b", "session=lost"]
+        result = load.run_wrk(url, 1, 3, {"User-Agent": "bench"}, True, cookies, status=200)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert set(seen) == set(cookies), seen  # no request went without a user's cookie
+    assert result.requests > 30
+    assert abs(result.unexpected - seen["session=lost"]) <= 3  # the 302s, give or take requests cut at the end
+    assert seen["session=lost"] > 0
+
+
 @pytest.mark.slow
 def test_a_short_benchmark_run_prints_every_row_and_target(tmp_path, capsys):
     bench.main(
@@ -51,8 +91,10 @@ def test_a_short_benchmark_run_prints_every_row_and_target(tmp_path, capsys):
         cells[0]: cells
         for cells in (line.strip("| ").split(" | ") for line in table.splitlines() if line.startswith("| "))
     }
-    for page in ("bare Flask page (3 KB)", "home timeline (logged in)", "profile page 2", "404 page"):
+    for page in ("bare Flask page (3 KB)", "bare Flask 404", "home timeline", "profile page 2", "404 page"):
         assert rows[page][-1] == "0", f"{page} got answers it should not have"
+    assert rows["home timeline"][1] == "5 logged in" and rows["404 page, anonymous"][1] == "anonymous"
+    assert rows["logged-in pages keep their session cookie"][1:] == ["kept", "met"]
     assert int(rows["error storm, SMTP relay working"][-2]) >= 1  # the relay received the alert
     assert rows["error storm, SMTP relay a black hole"][-2] == "0"
     assert "home p50 with the grown database at most 1.3 × small" in rows
@@ -60,3 +102,13 @@ def test_a_short_benchmark_run_prints_every_row_and_target(tmp_path, capsys):
     for server in ("site", "growth", "storm_relay", "storm_hole"):
         assert re.search(rf"\b{server} \d+\.\d MB \(\d+\.\d MB\)", memory)
     assert list(tmp_path.glob("bench-*.md"))
+
+
+@pytest.mark.slow
+def test_the_profile_tool_measures_each_page_as_a_logged_in_user():
+    # Its own process, as it is run: the app reads its settings from the environment at import.
+    command = [sys.executable, "-m", "bench.profile", "/", "/no/such/page", "--requests=5"]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True, timeout=120).stdout
+    # 200: logged in, not sent to /login
+    assert re.search(r"^/ \(200\): \d+\.\d\d ms of CPU a request", out, re.MULTILINE)
+    assert re.search(r"^/no/such/page \(404\): \d+\.\d\d ms", out, re.MULTILINE)
