@@ -49,8 +49,10 @@ def error_text(error: HTTPException, retry_after: int | None = None) -> ErrorTex
 
 def own_description(error: HTTPException) -> str | None:
     """Return the plain words an error class of this app brings (deadline.TookTooLong, say), else None."""
-    klass = type(error)
-    return klass.description if klass.__module__.startswith("app.") and "description" in vars(klass) else None
+    for klass in type(error).__mro__:
+        if klass.__module__.startswith("app.") and "description" in vars(klass):
+            return klass.description
+    return None
 
 
 def bad_request(_retry_after):

@@ -21,6 +21,7 @@ from app.api.errors import problem_response
 from app.database import is_transient, log_unavailable, rollback_quietly
 from app.error_text import ErrorText, error_text, seconds_until
 from app.extensions import limiter, login
+from app.input_checks import ControlCharacterInText, without_control_characters
 from app.observability.request_id import current_request_id
 from app.resubmit import fields_to_type_again, may_refill, typed_fields
 
@@ -30,6 +31,7 @@ TEMPLATES = {404: "404.html", 500: "500.html"}  # every other status: error.html
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(ControlCharacterInText, handle_control_characters_in_text)
     app.register_error_handler(SQLAlchemyError, handle_database_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_server_error)
@@ -120,6 +122,20 @@ def handle_csrf_error(error: CSRFError):
                           back=same_site_referer())  # fmt: skip
 
 
+def handle_control_characters_in_text(error: ControlCharacterInText):
+    """Refuse text holding characters no one can type; to the site's own pages, give it back without them."""
+    if not may_refill():
+        return handle_http_error(error)
+    fields = typed_fields(clean=without_control_characters)
+    return error_response(error, "control_characters.html", CONTROL_CHARACTERS, fields=fields,
+                          type_again=fields_to_type_again(fields), back=same_site_referer())  # fmt: skip
+
+
+CONTROL_CHARACTERS = ErrorText(
+    "The form held characters no one can type",
+    "Something (often text pasted from a terminal or another program) put invisible control characters, "
+    "such as NUL or ESC, into the form, so nothing was saved.",
+)
 EXPIRED_FORM = ErrorText(
     "This form has expired",
     "For your safety, a form stops working after a while, or when you log in or out in another tab.",

@@ -32,6 +32,10 @@ class ControlCharacterRefused(BadRequest):
     )
 
 
+class ControlCharacterInText(ControlCharacterRefused):
+    """Only a form's values hold control characters: the error page can give the text back without them."""
+
+
 class FileRefused(BadRequest):
     description = "This form takes text, not a file, so nothing was saved. Please type the text into the form."
 
@@ -49,25 +53,34 @@ def refuse_undecodable_input() -> None:
             raise FileRefused()  # said before the encoding: a file's bytes are rarely UTF-8
         if not readable:
             abort(400)
-    if has_control_characters():
-        raise ControlCharacterRefused()
-
-
-def has_control_characters() -> bool:
-    """Tell whether the path, the query string or the form holds a control character a person cannot type.
-
-    The API (/api/) validates its own input and answers in its documented problem types (an unknown user,
-    NUL and all, is a 404 there), so its paths are left to it.
-    """
     if request.path.startswith("/api/"):
-        return False
+        # The API validates its own input and answers in its documented problem types (an unknown
+        # user, NUL and all, is a 404 there), so its paths are left to it.
+        return
+    if control_characters_in_address():
+        raise ControlCharacterRefused()
+    if control_characters_in_form_text():
+        raise ControlCharacterInText()
+
+
+def control_characters_in_address() -> bool:
+    """Tell whether the path, the query string or a form field's name holds a control character."""
     if CONTROL.search(request.path):
         return True
     if any(CONTROL.search(name + value) for name, value in request.args.items(multi=True)):
         return True
+    return request.mimetype in TEXT_BODIES and any(CONTROL.search(name) for name in request.form)
+
+
+def control_characters_in_form_text() -> bool:
+    """Tell whether a form's values hold a control character other than tab and line breaks."""
     if request.mimetype not in TEXT_BODIES:
         return False
-    return any(CONTROL.search(name) or CONTROL_IN_TEXT.search(value) for name, value in request.form.items(multi=True))
+    return any(CONTROL_IN_TEXT.search(value) for value in request.form.values())
+
+
+def without_control_characters(text: str) -> str:
+    return CONTROL_IN_TEXT.sub("", text)
 
 
 def body_is_utf8() -> bool:

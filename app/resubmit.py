@@ -14,6 +14,7 @@ in its text with a fresh token would make it a one-click resend.
 from dataclasses import dataclass
 
 from flask import current_app, request, session
+from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, HiddenField, PasswordField, SubmitField, TextAreaField
 from wtforms.fields.core import UnboundField
 
@@ -45,14 +46,16 @@ class TypedField:
     checked: bool = False
 
 
-def typed_fields() -> list[TypedField]:
-    """Return the posted form's fields, as the form showed them, filled with what was sent (secrets empty)."""
+def typed_fields(clean=None) -> list[TypedField]:
+    """Return the posted form's fields, as the form showed them, filled with what was sent (secrets empty);
+    `clean`, when given, is applied to each value first."""
     if not request.form:
         return []  # nothing was sent: a page to load again, not a form to send again
+    form = request.form if clean is None else MultiDict((k, clean(v)) for k, v in request.form.items(multi=True))
     form_class = FORMS.get(request.endpoint or "")
     if form_class is None:
-        return [guessed_field(name, value) for name, value in request.form.items(multi=True) if name not in NEVER_SHOWN]
-    return [field for name, unbound in declared_fields(form_class) if (field := known_field(name, unbound))]
+        return [guessed_field(name, value) for name, value in form.items(multi=True) if name not in NEVER_SHOWN]
+    return [field for name, unbound in declared_fields(form_class) if (field := known_field(name, unbound, form))]
 
 
 def declared_fields(form_class) -> list[tuple[str, UnboundField]]:
@@ -63,14 +66,14 @@ def declared_fields(form_class) -> list[tuple[str, UnboundField]]:
     return sorted(found.items(), key=lambda item: item[1].creation_counter)
 
 
-def known_field(name: str, unbound: UnboundField) -> TypedField | None:
+def known_field(name: str, unbound: UnboundField, form: MultiDict) -> TypedField | None:
     kind = field_kind(name, unbound.field_class)
     if kind is None:
         return None
     label = unbound.args[0] if unbound.args else unbound.kwargs.get("label") or name.replace("_", " ").capitalize()
     if kind == "checkbox":
-        return TypedField(name, label, kind, checked=name in request.form)
-    value = "" if kind == "password" else request.form.get(name, "")
+        return TypedField(name, label, kind, checked=name in form)
+    value = "" if kind == "password" else form.get(name, "")
     return TypedField(name, label, kind, value)
 
 

@@ -50,7 +50,8 @@ def test_a_cross_site_post_gets_a_plain_400_that_changes_no_cookie(site, origin_
 def test_a_post_from_the_sites_page_with_a_stale_token_gets_its_text_back(site, site_database):
     name = site_database.add_user()
     visitor = Visitor(site.url)
-    visitor.log_in(name, PASSWORD)
+    visitor.log_in(name, PASSWORD)  # a new session at login: it holds no form token yet
+    visitor.get("/edit_profile")  # the page the user typed into; it put a form token in the session
     fields = {"username": name, "about_me": "Typed before lunch", "csrf_token": "stale"}
     for headers in ({"Sec-Fetch-Site": "same-origin", "Origin": site.url}, {"Origin": site.url}):
         answer = post_form(visitor, "/edit_profile", fields, headers)
