@@ -44,6 +44,7 @@ def login_with_token(client, user):
 
 def test_expired_form_keeps_the_typed_post_and_sends_it_again(client, make_user):
     login_with_token(client, make_user())
+    client.get("/")  # the page the post is typed on (login renewed the session; this puts a form token in it)
     typed = "My long thought\nthat I do not want to lose"
     response = client.post("/", data={"post": typed, "csrf_token": "stale"}, headers=SAME_ORIGIN)
     page = response.get_data(as_text=True)
