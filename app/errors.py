@@ -93,8 +93,12 @@ def handle_http_error(error: HTTPException):
         log_not_found()
     if error.code == 500:
         return handle_server_error(error)
-    # 5xx pages do not load the user: the database may be what failed.
-    return error_response(error, safe_mode=(error.code or 500) >= 500)
+    # 5xx pages do not load the user: the database may be what failed. Nor does an address no page
+    # matched (a mistyped link costs no query): both show the menu from the session (app/session_menu.py).
+    safe_mode = (error.code or 500) >= 500 or request.url_rule is None
+    if safe_mode:
+        leave_user_unloaded()
+    return error_response(error, safe_mode=safe_mode)
 
 
 def log_not_found() -> None:

@@ -49,6 +49,8 @@ bp = Blueprint("main", __name__)
 
 @bp.before_app_request
 def record_last_seen() -> None:
+    if request.url_rule is None:
+        return  # no page matched (a 404 or 405 from the router): nothing here needs the user
     if request.blueprint in ("health", "feedback", "admin"):
         # Health checks and the 500 page's feedback answer without the database, cookie or not;
         # the admin pages load the user themselves and answer 503 when the database is down.

@@ -1,7 +1,7 @@
 """Hardening: a real SECRET_KEY, the client address behind a proxy, security headers, no caching of what is
 personal, limits on account forms."""
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -106,7 +106,8 @@ def keep_signed_in_pages_out_of_caches(response: Response) -> Response:
     """Mark a page served to a signed-in user `no-store` (a shared cache or the back button could show it to
     the next person at the screen), unless the view chose its own caching (avatars, static files)."""
     user = g.get("_login_user")  # Flask-Login's loaded user: never load one here (a 5xx page must not)
-    if user is not None and user.is_authenticated:
+    # A page that did not load the user (a 404, a 5xx) may still show the signed-in menu from the session.
+    if "_user_id" in session or (user is not None and user.is_authenticated):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from app.extensions import db
 
 
-def count_statements(app, client, path: str) -> int:
+def count_statements(app, client, path: str, status: int = 200) -> int:
     statements = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
@@ -16,7 +16,7 @@ def count_statements(app, client, path: str) -> int:
         engine = db.engine
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        assert client.get(path).status_code == 200
+        assert client.get(path).status_code == status
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     return len(statements)
@@ -37,3 +37,15 @@ def test_statement_count_does_not_grow_with_posts(app, client, auth, make_user, 
         make_post(authors[n % 5] if page != "/user/{me}" else me, f"post {n}")
     many_posts = count_statements(app, client, path)
     assert one_post == many_posts
+
+
+def test_a_logged_in_404_asks_the_database_nothing_and_keeps_the_menu(app, client, auth, make_user):
+    """A mistyped address costs no query (issue 15): the menu comes from the session, as on the 5xx pages."""
+    me = make_user()
+    auth.login(me)
+    client.get("/")  # a page that loads the user: it keeps the name the menu shows in the session
+    assert count_statements(app, client, "/no/such/page", status=404) == 0
+    response = client.get("/no/such/page")
+    page = response.get_data(as_text=True)
+    assert f'href="/user/{me.username}">Profile</a>' in page and ">Log out</button>" in page
+    assert response.headers["Cache-Control"] == "no-store"  # it names the user: no shared cache may keep it
