@@ -8,13 +8,13 @@ the failure is logged, and the page has already told the user to try again if no
 import logging
 import smtplib
 import socket
-import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
 from flask import Flask, current_app, render_template
 
+from app.observability.alerts.mail import smtp_session
 from app.observability.alerts.worker import BackgroundWorker
 
 log = logging.getLogger("app.mail")
@@ -46,16 +46,8 @@ class Relay:
 
     def send(self, message: EmailMessage) -> None:
         """Send one message now: implicit TLS or STARTTLS as configured, then log in if there are credentials."""
-        context = ssl.create_default_context()
-        if self.use_ssl:
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with smtp:
-            if self.use_tls and not self.use_ssl:
-                smtp.starttls(context=context)
-            if self.username:
-                smtp.login(self.username, self.password)
+        credentials = (self.username, self.password) if self.username else None
+        with smtp_session(self.host, self.port, self.use_ssl, self.use_tls, credentials, self.timeout) as smtp:
             smtp.send_message(message)
 
 

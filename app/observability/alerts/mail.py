@@ -20,6 +20,7 @@ import socket
 import ssl
 import sys
 import traceback
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -263,17 +264,10 @@ class AlertMailHandler(SMTPHandler):
         return message
 
     def send(self, message: EmailMessage) -> None:
-        """Send one message now: implicit TLS or STARTTLS as configured, then log in if there are credentials."""
-        context = ssl.create_default_context()
-        if self.use_ssl:
-            smtp = smtplib.SMTP_SSL(self.mailhost, self.mailport, timeout=self.timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(self.mailhost, self.mailport, timeout=self.timeout)
-        with smtp:
-            if self.secure is not None and not self.use_ssl:
-                smtp.starttls(context=context)
-            if self.username:
-                smtp.login(self.username, self.password)
+        """Send one message now, in 8 bits where the relay takes them (a request id is then never split)."""
+        starttls = self.secure is not None
+        credentials = (self.username, self.password) if self.username else None  # SMTPHandler's attributes
+        with smtp_session(self.mailhost, self.mailport, self.use_ssl, starttls, credentials, self.timeout) as smtp:
             smtp.ehlo_or_helo_if_needed()
             options = []
             if message["Content-Transfer-Encoding"] == "8bit":
@@ -336,3 +330,22 @@ def duration(seconds: float) -> str:
     """Say a window's length the way a person would: "10 minutes", "1 second"."""
     amount, unit = (seconds / 60, "minute") if seconds >= 60 and seconds % 60 == 0 else (seconds, "second")
     return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
+
+
+@contextmanager
+def smtp_session(host: str, port: int, implicit_tls: bool, starttls: bool, credentials, timeout: float):
+    """Open an SMTP session: implicit TLS, or STARTTLS when asked; then log in with (user, password) if given.
+
+    Shared by the alert mails and the site's own mail to its users (app/mail.py).
+    """
+    context = ssl.create_default_context()
+    if implicit_tls:
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    with smtp:
+        if starttls and not implicit_tls:
+            smtp.starttls(context=context)
+        if credentials:
+            smtp.login(*credentials)
+        yield smtp
