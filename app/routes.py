@@ -32,6 +32,7 @@ from app.forms import (
     ResetPasswordRequestForm,
     username_is_taken,
 )
+from app.input_checks import CONTROL
 from app.login_limits import check_login_allowed, log_refused_request, record_failed_login, remember_device
 from app.models import Post, User, authenticate, newest_posts
 from app.pagination import paginate
@@ -187,7 +188,7 @@ def is_safe_next(target: str | None) -> bool:
     """Accept only a path on this site: no scheme, no host, no `//` or backslash tricks, no control character."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return False
-    if any(ord(character) < 0x20 or 0x7F <= ord(character) <= 0x9F for character in target):
+    if CONTROL.search(target):
         return False  # a control character (C0, DEL, C1): CR LF would split the Location header
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
