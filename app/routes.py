@@ -2,13 +2,12 @@
 
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.security import generate_password_hash
 
-from app import mail
+from app import mail, post_lists
 from app.accounts import (
     end_every_login,
     end_login,
@@ -34,8 +33,7 @@ from app.forms import (
 )
 from app.input_checks import CONTROL
 from app.login_limits import check_login_allowed, log_refused_request, record_failed_login, remember_device
-from app.models import Post, User, authenticate, newest_posts
-from app.pagination import paginate
+from app.models import Post, User, authenticate
 from app.security import account_form_limit
 
 RESET_MAIL_ON_ITS_WAY = (
@@ -71,8 +69,9 @@ def page_number() -> int:
     return request.args.get("page", 1, type=int)
 
 
-def posts_page(query: sa.Select):
-    return paginate(query, page_number(), current_app.config["POSTS_PER_PAGE"])
+def posts_page(list_posts, *args):
+    """Return the page the query string asks for of a list from app.post_lists."""
+    return list_posts(*args, page_number(), current_app.config["POSTS_PER_PAGE"])
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -84,13 +83,13 @@ def index():
         db.session.commit()
         flash("Your post is now live!")
         return redirect(url_for("main.index"))
-    page = posts_page(current_user.timeline())
+    page = posts_page(post_lists.timeline, current_user.id)
     return render_template("index.html", title="Home", form=form, page=page, endpoint="main.index")
 
 
 @bp.route("/explore")
 def explore():
-    page = posts_page(newest_posts())
+    page = posts_page(post_lists.explore)
     return render_template("explore.html", title="Explore", page=page, endpoint="main.explore")
 
 
@@ -105,7 +104,7 @@ def user_or_404(username: str) -> User:
 @bp.route("/user/<username>")
 def user(username: str):
     person = user_or_404(username)
-    page = posts_page(person.posts_query())
+    page = posts_page(post_lists.by_user, person.id)
     viewer_id = current_user.id if current_user.is_authenticated else None
     followers_count, following_count, is_following = person.follow_counts(viewer_id)
     return render_template(

@@ -1,16 +1,16 @@
 """Posts: the explore list, a user's timeline and posts, writing, reading and deleting one."""
 
-import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import Blueprint, current_app, request, url_for
 
+from app import post_lists
 from app.api.auth import current_api_user, token_required
 from app.api.errors import ApiError
 from app.api.openapi import BEARER, body_errors, json_body, no_content, query_errors, responses, spec
 from app.api.schemas import NewPost, PageQuery, PostLinks, PostOut, PostPage
 from app.api.users import user_or_404
 from app.extensions import db
-from app.models import Post, newest_posts
-from app.pagination import paginate
+from app.models import Post
 
 bp = Blueprint("posts", __name__)
 POST_ID = "<int:post_id>"
@@ -19,7 +19,7 @@ LIST_ANSWERS = {"errors": (404,), "HTTP_200": PostPage}
 LIST_DOC = {"query": PageQuery, "before": query_errors, "tags": ["posts"]}
 
 
-def post_out(post: Post) -> PostOut:
+def post_out(post: Post | post_lists.ListedPost) -> PostOut:
     return PostOut(
         id=post.id,
         body=post.body,
@@ -33,16 +33,19 @@ def post_out(post: Post) -> PostOut:
 
 
 def post_or_404(post_id: int) -> Post:
-    post = db.session.scalar(newest_posts().where(Post.id == post_id)) if 0 < post_id <= LARGEST_ID else None
+    post = db.session.get(Post, post_id, options=[so.joinedload(Post.author)]) if 0 < post_id <= LARGEST_ID else None
     if post is None:
         raise ApiError(404, "There is no post with that id.")
     return post
 
 
-def posts_page(query: sa.Select):
-    """Answer one page of `query` with a Link header to the pages on either side; past the end is a 404."""
+def posts_page(list_posts, *args):
+    """Answer one page of a list from app.post_lists with a Link header to the pages on either side.
+
+    A page past the end is a 404.
+    """
     number = request.context.query.page
-    page = paginate(query, number, current_app.config["POSTS_PER_PAGE"])
+    page = list_posts(*args, number, current_app.config["POSTS_PER_PAGE"])
     links = []
     if page.has_next:
         links.append(f'<{page_url(number + 1)}>; rel="next"')
@@ -62,7 +65,7 @@ def page_url(number: int) -> str:
 @spec.validate(resp=responses(**LIST_ANSWERS), **LIST_DOC)
 def explore():
     """Every post, newest first."""
-    return posts_page(newest_posts())
+    return posts_page(post_lists.explore)
 
 
 @bp.get("/timeline")
@@ -70,14 +73,14 @@ def explore():
 @spec.validate(resp=responses(errors=(401, 404), HTTP_200=PostPage), security=BEARER, **LIST_DOC)
 def timeline():
     """Your posts and those of the people you follow, newest first."""
-    return posts_page(current_api_user().timeline())
+    return posts_page(post_lists.timeline, current_api_user().id)
 
 
 @bp.get("/users/<username>/posts")
 @spec.validate(resp=responses(**LIST_ANSWERS), **LIST_DOC)
 def user_posts(username: str):
     """One user's posts, newest first."""
-    return posts_page(user_or_404(username).posts_query())
+    return posts_page(post_lists.by_user, user_or_404(username).id)
 
 
 @bp.post("/posts")
