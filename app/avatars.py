@@ -2,7 +2,9 @@
 
 import re
 
-from flask import abort, current_app, url_for
+from flask import abort, current_app
+
+from app.urls import remembered_url_for
 
 DIGEST = re.compile(r"^[0-9a-f]{32}$")
 GRID = 5
@@ -12,7 +14,7 @@ def avatar_url(user, size: int) -> str:
     """Return the avatar address for `user`: our own identicon, or Gravatar when switched on."""
     if current_app.config["AVATAR_GRAVATAR"]:
         return f"https://www.gravatar.com/avatar/{user.avatar_digest}?d=identicon&s={size}"
-    return url_for("main.avatar", digest=user.avatar_digest, s=size)
+    return remembered_url_for("main.avatar", digest=user.avatar_digest, s=size)
 
 
 def identicon_svg(digest: str, size: int) -> str:

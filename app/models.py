@@ -137,7 +137,7 @@ class User(UserMixin, db.Model):
         """Return the user with this name in any letter case (also one named before today's rules, "Алёна")."""
         if "\x00" in name:  # no column can hold a NUL (PostgreSQL refuses the query), so no account has one
             return None
-        return db.session.scalar(sa.select(cls).where(cls.username_key == username_key(name)))
+        return db.session.scalar(USER_BY_NAME, {"key": username_key(name)})
 
     @classmethod
     def by_email(cls, email: str) -> User | None:
@@ -172,11 +172,7 @@ class User(UserMixin, db.Model):
 
     def follow_counts(self, viewer_id: int | None) -> tuple[int, int, bool]:
         """Return how many follow this user, how many they follow, and whether the viewer follows them: one query."""
-        to_me = followers.c.followed_id == self.id
-        count_followers = sa.select(sa.func.count()).where(to_me).scalar_subquery()
-        count_following = sa.select(sa.func.count()).where(followers.c.follower_id == self.id).scalar_subquery()
-        viewer_follows = sa.exists().where(to_me, followers.c.follower_id == viewer_id)
-        row = db.session.execute(sa.select(count_followers, count_following, viewer_follows)).one()
+        row = db.session.execute(FOLLOW_COUNTS, {"user_id": self.id, "viewer_id": viewer_id}).one()
         return row[0], row[1], bool(row[2])
 
     def touch_last_seen(self, interval_seconds: int) -> bool:
@@ -233,12 +229,8 @@ class LoginSession(db.Model):
         user_id, _, secret = session_id.partition(":")
         if not user_id.isdigit() or not secret:
             return None
-        user = db.session.scalar(
-            sa.select(User)
-            .join(cls, cls.user_id == User.id)
-            .where(cls.token_hash == cls.digest(secret), User.id == int(user_id))
-            .where(cls.created_at >= oldest(lifetime_seconds))
-        )
+        values = {"digest": cls.digest(secret), "user_id": int(user_id), "oldest": oldest(lifetime_seconds)}
+        user = db.session.scalar(USER_OF_LOGIN, values)
         if user is not None:
             user.session_id = session_id
         return user
@@ -254,6 +246,23 @@ class LoginSession(db.Model):
         if keep:
             query = query.where(cls.token_hash != cls.digest(keep.partition(":")[2]))
         db.session.execute(query)
+
+
+# The statements behind most requests, built once (issue 15): building a query's expression tree is as much
+# work as running it, so these hold bound parameters and each call passes only the values.
+USER_OF_LOGIN = (
+    sa.select(User)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(LoginSession.token_hash == sa.bindparam("digest"), User.id == sa.bindparam("user_id"))
+    .where(LoginSession.created_at >= sa.bindparam("oldest"))
+)
+USER_BY_NAME = sa.select(User).where(User.username_key == sa.bindparam("key"))
+_to_user = followers.c.followed_id == sa.bindparam("user_id")
+FOLLOW_COUNTS = sa.select(
+    sa.select(sa.func.count()).where(_to_user).scalar_subquery(),
+    sa.select(sa.func.count()).where(followers.c.follower_id == sa.bindparam("user_id")).scalar_subquery(),
+    sa.exists().where(_to_user, followers.c.follower_id == sa.bindparam("viewer_id")),
+)
 
 
 def oldest(lifetime_seconds: int) -> datetime:

@@ -1,12 +1,12 @@
 """Jinja filters and globals the templates share."""
 
-import functools
 from datetime import UTC, datetime
 
-from flask import Flask, g, url_for
+from flask import Flask
 from markupsafe import Markup, escape
 
 from app.avatars import avatar_url
+from app.urls import remembered_url_for
 
 UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
 
@@ -32,25 +32,12 @@ def timeago(moment: datetime | None) -> Markup:
     return Markup(f'<time datetime="{escape(iso)}" title="{escape(exact)}">{escape(relative_time(moment))}</time>')
 
 
-def once_per_request(build_url):
-    """Remember what `build_url` answered for the rest of the request: a page names the same authors many times."""
-
-    @functools.wraps(build_url)
-    def remembered(*args):
-        answers = g.setdefault("url_answers", {})
-        key = (build_url.__name__, *args)
-        if key not in answers:
-            answers[key] = build_url(*args)
-        return answers[key]
-
-    return remembered
-
-
 def profile_url(user) -> str:
-    return url_for("main.user", username=user.username)
+    return remembered_url_for("main.user", username=user.username)
 
 
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(timeago)
-    app.add_template_global(once_per_request(avatar_url), "avatar_url")
-    app.add_template_global(once_per_request(profile_url), "profile_url")
+    app.add_template_global(avatar_url)
+    app.add_template_global(profile_url)
+    app.add_template_global(remembered_url_for, "url_for")

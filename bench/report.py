@@ -41,9 +41,9 @@ def results_table(rows: dict) -> list[str]:
     bare = rows["bare"].result.rate
     bare404 = rows["bare404"].result.rate
     lines = [
-        "| page | users | req/s | p50 ms | p99 ms | × bare page | × bare 404 "
+        "| page | users | req/s | p50 ms | p99 ms | × bare page | × bare 404 | worker CPU ms/req "
         "| log B/req | log per 10 s | mails | wrong |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, row in rows.items():
         r = row.result
@@ -52,7 +52,7 @@ def results_table(rows: dict) -> list[str]:
         mails = "" if row.mails is None else str(row.mails)
         lines.append(
             f"| {row.name} | {users} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
-            f"| {r.rate / bare:.2f} | {to_404} | {per_request(row):.0f} | {per_10s(row) / MB:.2f} MB "
+            f"| {r.rate / bare:.2f} | {to_404} | {row.worker_cpu_ms:.2f} | {per_request(row):.0f} | {per_10s(row) / MB:.2f} MB "
             f"| {mails} | {r.unexpected} |"
         )
     return lines

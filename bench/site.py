@@ -104,6 +104,18 @@ def worker_pids(master_pid: int) -> list[int]:
     return pids
 
 
+def workers_cpu_seconds(master_pid: int) -> float:
+    """Return the CPU time (user and system) gunicorn's workers have used so far."""
+    ticks = 0
+    for pid in worker_pids(master_pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def memory_mb(pid: int, field: str) -> float:
     """Return one of the process's memory figures from /proc (VmHWM: peak resident, VmRSS: resident now)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
