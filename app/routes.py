@@ -33,7 +33,7 @@ from app.forms import (
 )
 from app.input_checks import CONTROL
 from app.login_limits import check_login_allowed, log_refused_request, record_failed_login, remember_device
-from app.models import Post, User, authenticate
+from app.models import POST_MAX, Post, User, authenticate
 from app.security import account_form_limit
 
 RESET_MAIL_ON_ITS_WAY = (
@@ -77,14 +77,16 @@ def posts_page(list_posts, *args):
 @bp.route("/", methods=["GET", "POST"])
 @login_required
 def index():
-    form = PostForm()
-    if form.validate_on_submit():
-        db.session.add(Post(body=form.post.data, author=current_user))
-        db.session.commit()
-        flash("Your post is now live!")
-        return redirect(url_for("main.index"))
+    form = None  # a plain visit shows the plain HTML box (_post_form.html)
+    if request.method == "POST":
+        form = PostForm()
+        if form.validate_on_submit():
+            db.session.add(Post(body=form.post.data, author=current_user))
+            db.session.commit()
+            flash("Your post is now live!")
+            return redirect(url_for("main.index"))
     page = posts_page(post_lists.timeline, current_user.id)
-    return render_template("index.html", title="Home", form=form, page=page, endpoint="main.index")
+    return render_template("index.html", title="Home", form=form, post_max=POST_MAX, page=page, endpoint="main.index")
 
 
 @bp.route("/explore")

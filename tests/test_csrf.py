@@ -2,9 +2,12 @@
 
 import html
 import re
+from html.parser import HTMLParser
 
 import pytest
+from flask import render_template_string
 
+from app.forms import PostForm
 from tests.support.visitor import csrf_token
 
 # What a browser sends with a form from the site's own page (the expired-form page refills only those).
@@ -117,3 +120,57 @@ def test_expired_login_form_keeps_next_and_goes_there_after_sending_again(client
         headers=SAME_ORIGIN,
     )
     assert resent.status_code == 302 and resent.headers["Location"] == "/explore"
+
+
+class FormShape(HTMLParser):
+    """The tags, attributes and texts of the first <form> that has a field named "post", blanks ignored."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.inside, self.done, self.shape = False, False, []
+        self.feed(page[page.rindex("<form", 0, page.index('name="post"')) :])
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "form" and not self.done:
+            self.inside = True
+        if self.inside:
+            self.shape.append(
+                (
+                    tag,
+                    sorted(
+                        (name, "TOKEN" if name == "value" and value and len(value) > 40 else value)
+                        for name, value in attrs
+                    ),
+                )
+            )
+
+    def handle_endtag(self, tag):
+        if tag == "form" and self.inside:
+            self.inside, self.done = False, True
+
+    def handle_data(self, data):
+        if self.inside and data.strip():
+            self.shape.append(data.strip())
+
+
+def test_the_plain_post_box_is_the_same_form_as_the_post_form(app, client, make_user):
+    """Home shows the post box as plain HTML on a visit (issue 15) and as the PostForm after a failed post."""
+    login_with_token(client, make_user())
+    home = client.get("/").get_data(as_text=True)
+    plain = FormShape(home).shape
+    with app.test_request_context("/"):
+        rendered = render_template_string('{% include "_form.html" %}', form=PostForm())
+    assert plain == FormShape(rendered).shape
+    assert (
+        "textarea",
+        [
+            ("class", "form-control"),
+            ("id", "post"),
+            ("maxlength", "280"),
+            ("minlength", "1"),
+            ("name", "post"),
+            ("required", None),
+        ],
+    ) in plain
+    response = client.post("/", data={"post": "Sent from the plain box", "csrf_token": csrf_token(home)})
+    assert response.status_code == 302 and "Sent from the plain box" in client.get("/").get_data(as_text=True)
