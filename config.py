@@ -59,6 +59,7 @@ class Config:
     SQLITE_CREATE_FILE = False  # the running app never creates a database file; `flask db upgrade` does
     RETRY_AFTER = env_int("RETRY_AFTER", 5)  # the Retry-After of a 503: a busy database, a request past its deadline
     POSTS_PER_PAGE = env_int("POSTS_PER_PAGE", 25)
+    RENDERED_LISTS_KEPT = env_int("RENDERED_LISTS_KEPT", 256)  # rendered lists of posts kept per worker (~12 KB each)
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     AVATAR_GRAVATAR = env_bool("AVATAR_GRAVATAR")
     BOOTSTRAP_SERVE_LOCAL = True

@@ -9,7 +9,7 @@ endpoint relative to the current blueprint; a value that cannot be a key) is bui
 
 import functools
 
-from flask import has_request_context, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 
 REMEMBERED = 4096  # addresses kept per worker process: about 0.5 MB
 
@@ -22,9 +22,13 @@ def remembered_url_for(endpoint: str, **values) -> str:
         hash(key)
     except TypeError:
         return url_for(endpoint, **values)
-    return built_url(request.script_root, endpoint, key)
+    return current_app.extensions["remembered_urls"](request.script_root, endpoint, key)
 
 
-@functools.lru_cache(maxsize=REMEMBERED)
 def built_url(script_root: str, endpoint: str, values: tuple) -> str:
     return url_for(endpoint, **dict(values))
+
+
+def init_app(app: Flask) -> None:
+    """Give `app` its own remembered addresses (each app has its own routes)."""
+    app.extensions["remembered_urls"] = functools.lru_cache(maxsize=REMEMBERED)(built_url)

@@ -1,10 +1,14 @@
 """Posting, the home timeline, explore and their pages."""
 
+import time
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
+from flask import template_rendered
 
 from app.extensions import db
-from app.models import Post
+from app.models import Post, utcnow
 
 
 def test_home_sends_anonymous_visitors_to_login(client):
@@ -123,3 +127,55 @@ def test_text_with_control_characters_from_another_site_is_not_given_back(client
     client.get("/")
     response = client.post("/", data={"post": "planted\x00"}, headers={"Sec-Fetch-Site": "cross-site"})
     assert response.status_code == 400 and "planted" not in response.get_data(as_text=True)
+
+
+def rendered_lists(app, client, path: str) -> tuple[str, int]:
+    """Load `path`; return its page and how many times _posts.html was rendered for it."""
+    renders = []
+
+    def record(sender, template, context, **extra):
+        if template.name == "_posts.html":
+            renders.append(template)
+
+    with template_rendered.connected_to(record, app):
+        page = client.get(path).get_data(as_text=True)
+    return page, len(renders)
+
+
+def test_a_list_of_posts_is_rendered_once_and_kept_for_the_same_content(app, client, make_user, make_post):
+    """Issue 15: the rendered list is kept; the same posts at the same relative times are not rendered again."""
+    make_post(make_user(), "kept", minutes_ago=5)
+    first, rendered = rendered_lists(app, client, "/explore")
+    assert rendered == 1 and "kept" in first
+    again, rendered = rendered_lists(app, client, "/explore")
+    assert rendered == 0 and again == first
+
+
+def test_a_kept_list_shows_a_new_post_a_new_name_and_no_deleted_post(app, client, auth, make_user, make_post):
+    """The kept list is keyed by what it shows: each change below makes the page render it anew."""
+    author = make_user("first_name")
+    old = make_post(author, "an older post", minutes_ago=5)
+    assert "an older post" in client.get("/explore").get_data(as_text=True)
+    make_post(author, "a new post")
+    page = client.get("/explore").get_data(as_text=True)
+    assert "a new post" in page and "an older post" in page
+
+    auth.login(author)
+    client.post("/edit_profile", data={"username": "second_name", "about_me": ""})
+    page = client.get("/explore").get_data(as_text=True)
+    assert ">second_name</a>" in page and "first_name" not in page
+
+    with app.app_context():
+        db.session.execute(sa.delete(Post).where(Post.id == old.id))
+        db.session.commit()
+    assert "an older post" not in client.get("/explore").get_data(as_text=True)
+
+
+def test_a_kept_list_says_how_long_ago_as_the_minutes_pass(app, client, make_user):
+    """The relative time is part of what a kept list shows: "just now" becomes "1 minute ago"."""
+    with app.app_context():
+        db.session.add(Post(body="timed", user_id=make_user().id, timestamp=utcnow() - timedelta(seconds=59.3)))
+        db.session.commit()
+    assert "just now</time>" in client.get("/explore").get_data(as_text=True)
+    time.sleep(1)
+    assert "1 minute ago</time>" in client.get("/explore").get_data(as_text=True)
