@@ -64,6 +64,11 @@ class Config:
     AVATAR_GRAVATAR = env_bool("AVATAR_GRAVATAR")
     BOOTSTRAP_SERVE_LOCAL = True
     LAST_SEEN_INTERVAL = env_int("LAST_SEEN_INTERVAL", 60)
+    # scrypt with N=2^13 (8 MiB a check), r=8, p=10: one of OWASP's equivalents of its minimum for scrypt
+    # (N=2^17, r=8, p=1). Werkzeug's default, N=2^15 and p=1, does a quarter of that work and takes 32 MiB
+    # a check, which a worker then keeps: a third of its memory (issue 15). A login with a hash made
+    # another way rehashes the password with this one.
+    PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD") or "scrypt:8192:8:10"
     # "production" refuses development switches such as DEMO_ERRORS.
     ENV_NAME = os.environ.get("MICROBLOG_ENV", "development")
     DEMO_ERRORS = env_bool("DEMO_ERRORS")
@@ -171,6 +176,8 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     SQLITE_CREATE_FILE = True  # each test makes its tables on a fresh file with db.create_all()
     RATELIMIT_ENABLED = False  # tests/test_ratelimit.py turns it on
+    # Tests log in hundreds of times; tests/test_passwords.py and tests/test_enumeration.py use the real method.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
     # Answer with the error pages, as in production, instead of raising into the test; a test that wants the raise
     # sets it back (True, or None for Flask's own choice by DEBUG).
     PROPAGATE_EXCEPTIONS = False

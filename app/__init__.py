@@ -8,6 +8,7 @@ from flask import Flask
 from app import (
     cli,
     database,
+    db_commands,
     deadline,
     demo,
     errors,
@@ -22,7 +23,7 @@ from app import (
 )
 from app.admin import bp as admin_bp
 from app.api import bp as api_bp
-from app.extensions import bootstrap, csrf, db, login, migrate
+from app.extensions import bootstrap, csrf, db, login
 from app.health import bp as health_bp
 from app.observability import init_observability
 from app.routes import bp as main_bp
@@ -59,6 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     favicon.init_app(app)
     templating.register_template_helpers(app)
     cli.register_commands(app)
+    db_commands.register_commands(app)
     return app
 
 
@@ -67,7 +69,6 @@ def register_extensions(app: Flask) -> None:
     database.bound_postgres_waits(app)  # before db.init_app builds the engine
     db.init_app(app)
     database.configure_engine(app)
-    migrate.init_app(app, db)
     login.init_app(app)
     csrf.init_app(app)
     bootstrap.init_app(app)

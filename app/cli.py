@@ -9,10 +9,9 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from werkzeug.security import generate_password_hash
 
 from app.extensions import db
-from app.models import Post, User, followers, utcnow
+from app.models import Post, User, followers, hash_password, utcnow
 from app.observability.cli import errors_cli
 from app.proxy_pages import write_proxy_pages
 
@@ -75,7 +74,7 @@ def create_demo_users(count: int) -> list[int]:
     """Insert users demo1..demoN that do not exist yet; return all their ids."""
     names = [f"demo{n}" for n in range(1, count + 1)]
     existing = set(db.session.scalars(sa.select(User.username).where(User.username.in_(names))))
-    password_hash = generate_password_hash(DEMO_PASSWORD)  # one hash for all keeps seeding fast
+    password_hash = hash_password(DEMO_PASSWORD)  # one hash for all keeps seeding fast
     rows = [
         {"username": name, "email": f"{name}@example.com", "password_hash": password_hash, "about_me": f"I am {name}."}
         for name in names

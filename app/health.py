@@ -1,12 +1,11 @@
 """Liveness and readiness answers for the process manager and the load balancer, kept out of every log."""
 
+import ast
 import os
 from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic.config import Config as AlembicConfig
-from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -57,7 +56,24 @@ def database_problem() -> str | None:
 
 @cache
 def migrations_head(root_path: str) -> str:
-    """Return the newest revision of the migrations this code ships (read once: it changes only with the code)."""
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(Path(root_path).parent / "migrations"))
-    return ScriptDirectory.from_config(config).get_current_head()
+    """Return the newest revision of the migrations this code ships (read once: it changes only with the code).
+
+    Read from the migration files' `revision` and `down_revision`, as Alembic reads them, but without
+    importing Alembic: that is 10 MB of every worker's memory (issue 15). tests/test_health.py checks the
+    answer against Alembic's own.
+    """
+    revisions, parents = set(), set()
+    for path in (Path(root_path).parent / "migrations" / "versions").glob("*.py"):
+        fields = {
+            node.targets[0].id: ast.literal_eval(node.value)
+            for node in ast.parse(path.read_text()).body
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+            if node.targets[0].id in ("revision", "down_revision")
+        }
+        revisions.add(fields["revision"])
+        down = fields.get("down_revision")
+        parents.update(down if isinstance(down, tuple | list) else [down])  # a merge names two
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads, not one: {sorted(heads)}")
+    return heads.pop()

@@ -144,7 +144,12 @@ class User(UserMixin, db.Model):
         return db.session.scalar(sa.select(cls).where(cls.email == normalize_email(email)))
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
+
+    @property
+    def password_needs_rehash(self) -> bool:
+        """Whether the stored hash was made another way than passwords are hashed today."""
+        return not (self.password_hash or "").startswith(current_app.config["PASSWORD_HASH_METHOD"] + "$")
 
     def check_password(self, password: str) -> bool:
         return self.password_hash is not None and check_password_hash(self.password_hash, password)
@@ -310,10 +315,19 @@ def avatar_digest(email: str) -> str:
     return hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
 
 
-@cache
+def hash_password(password: str) -> str:
+    """Hash a password the way config.PASSWORD_HASH_METHOD says (see config.py for the choice)."""
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
 def dummy_password_hash() -> str:
     """Return a hash of a random password, made as real ones are, to check when no account has the name."""
-    return generate_password_hash(secrets.token_urlsafe(16))
+    return _dummy_hash(current_app.config["PASSWORD_HASH_METHOD"])
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -326,7 +340,11 @@ def authenticate(username: str, password: str) -> User | None:
     if user is None or user.password_hash is None:
         check_password_hash(dummy_password_hash(), password)
         return None
-    return user if user.check_password(password) else None
+    if not user.check_password(password):
+        return None
+    if user.password_needs_rehash:
+        user.set_password(password)  # kept with the login's commit: the old hash goes the first time it is typed
+    return user
 
 
 @login.user_loader

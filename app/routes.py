@@ -5,7 +5,6 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from werkzeug.security import generate_password_hash
 
 from app import mail, post_lists
 from app.accounts import (
@@ -33,7 +32,7 @@ from app.forms import (
 )
 from app.input_checks import CONTROL
 from app.login_limits import check_login_allowed, log_refused_request, record_failed_login, remember_device
-from app.models import POST_MAX, Post, User, authenticate
+from app.models import POST_MAX, Post, User, authenticate, hash_password
 from app.security import account_form_limit
 
 RESET_MAIL_ON_ITS_WAY = (
@@ -251,7 +250,7 @@ def register():
                 return render_template("register.html", title="Register", form=form)
         else:
             person = None
-            generate_password_hash(form.password.data)  # the work a new account costs, so both answers take as long
+            hash_password(form.password.data)  # the work a new account costs, so both answers take as long
         # The same answer whether the address was free or not: its owner gets a mail instead.
         send_registration_mail(form.email.data, person, owner)
         flash(WELCOME)

@@ -79,7 +79,8 @@ class Bench:
         cpu_before = site.workers_cpu_seconds(server.process.pid)
         result = load.drive(url, self.args.duration, self.args.connections, headers, status, cookies)
         cpu_ms = (site.workers_cpu_seconds(server.process.pid) - cpu_before) * 1000 / max(result.requests, 1)
-        row = Row(name, result, site.bytes_in(log_dir) - logged_before, len(cookies), resets_cookie, cpu_ms)
+        logged = site.bytes_in(log_dir) - logged_before
+        row = Row(name, result, logged, users=len(cookies), resets_cookie=resets_cookie, worker_cpu_ms=cpu_ms)
         self.rows[key] = row
         print(
             f"  {name}: {result.rate:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "

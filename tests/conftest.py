@@ -12,11 +12,12 @@ from werkzeug.security import generate_password_hash
 from app import create_app
 from app.extensions import db
 from app.models import Post, User, utcnow
+from config import TestConfig
 from tests.support.faulty_views import add_faulty_views
 
 PASSWORD = "correct horse battery"
-# Hashed once with a single iteration: real hashing is slow and not what these tests are about.
-PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
+# Hashed once as TestConfig says (one iteration): real hashing is slow and not what these tests are about.
+PASSWORD_HASH = generate_password_hash(PASSWORD, method=TestConfig.PASSWORD_HASH_METHOD)
 
 
 def config_for_tests(tmp_path, **overrides) -> dict:

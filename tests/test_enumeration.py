@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import User
+from config import Config
 
 
 @pytest.fixture(autouse=True)
@@ -61,10 +62,17 @@ def test_registering_a_taken_email_answers_as_a_new_one_does(app, client, make_u
 
 @pytest.fixture
 def config_overrides(request):
+    """Passwords hashed as in production (the equal work is the real hash's), and mail for the tests with smtp."""
+    production_hash = {"PASSWORD_HASH_METHOD": Config.PASSWORD_HASH_METHOD}
     if "smtp" in request.fixturenames:
         inbox, port = request.getfixturevalue("smtp")
-        return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "MAIL_DEFAULT_SENDER": "microblog@example.com"}
-    return {}
+        return {
+            **production_hash,
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": port,
+            "MAIL_DEFAULT_SENDER": "microblog@example.com",
+        }
+    return production_hash
 
 
 def test_the_owner_of_a_taken_email_gets_a_mail_instead(client, smtp, make_user):

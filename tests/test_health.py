@@ -1,15 +1,22 @@
 """Liveness (/healthz) and readiness (/readyz): what they check, what they answer, and that they stay out of logs."""
 
 import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 
 from app import create_app
 from app.extensions import db
-from app.health import SKIP_ACCESS_LOG
+from app.health import SKIP_ACCESS_LOG, migrations_head
 from tests.conftest import config_for_tests
-from tests.support.servers import free_port
+from tests.support.servers import ROOT, free_port
 
 
 @pytest.fixture
@@ -110,3 +117,49 @@ def test_healthz_with_a_session_cookie_still_asks_nothing(client, auth, make_use
     statements.clear()
     assert client.get("/healthz").status_code == 200
     assert statements == []
+
+
+def alembic_head(migrations: Path) -> str:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(migrations))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_the_migrations_head_is_alembics_without_alembic(app, tmp_path):
+    """/readyz reads the newest migration from the files (issue 15: no Alembic in a worker); Alembic agrees."""
+    shipped = Path(app.root_path).parent / "migrations"
+    assert migrations_head(app.root_path) == alembic_head(shipped) == "0004"
+    # A tree with a merge: "m" names two parents, as `flask db merge` writes it.
+    copy = tmp_path / "project" / "migrations"
+    shutil.copytree(shipped, copy)
+    for name, down in (("b1", '"0004"'), ("b2", '"0004"'), ("m", '("b1", "b2")')):
+        (copy / "versions" / f"{name}.py").write_text(f'revision = "{name}"\ndown_revision = {down}\n')
+    app_root = str(tmp_path / "project" / "app")
+    assert migrations_head(app_root) == alembic_head(copy) == "m"
+
+
+def test_a_worker_imports_neither_alembic_nor_redis(tmp_path):
+    """Alembic (10 MB) and, without Redis configured, its client (6 MB): a worker's app, a page and /readyz run
+    without them (issue 15: a worker under 80 MB); `flask db` still loads Flask-Migrate and its commands."""
+    code = (
+        "import sys\n"
+        "from app import create_app\n"
+        "from app.extensions import db\n"
+        f"app = create_app({{'SQLALCHEMY_DATABASE_URI': 'sqlite:///{tmp_path / 'worker.db'}'}})\n"
+        "with app.app_context():\n"
+        "    db.create_all()\n"
+        "client = app.test_client()\n"
+        "assert client.get('/explore').status_code == 200\n"
+        "assert client.get('/readyz').status_code in (200, 503)\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('alembic', 'flask_migrate', 'redis')))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+    help_text = subprocess.run(
+        [str(Path(sys.executable).with_name("flask")), "--app", "microblog", "db", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SECRET_KEY": "k" * 40, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"},
+    )
+    assert help_text.returncode == 0 and "upgrade" in help_text.stdout and "downgrade" in help_text.stdout

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from app import create_app
+from app.db_commands import use_migrations
 from app.extensions import db
 from tests.conftest import PASSWORD_HASH, config_for_tests
 from tests.support.schema import drop_everything
@@ -14,6 +15,7 @@ from tests.support.schema import drop_everything
 def app_at_0003(tmp_path):
     """An app whose database is migrated up to 0003, before this issue's migration."""
     app = create_app(config_for_tests(tmp_path))
+    use_migrations(app)
     with app.app_context():
         drop_everything()
         upgrade(revision="0003")

@@ -6,12 +6,14 @@ from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
 from app import create_app
+from app.db_commands import use_migrations
 from app.extensions import db
 from tests.conftest import config_for_tests
 
 
 def test_upgrade_on_empty_database_matches_the_models(tmp_path):
     app = create_app(config_for_tests(tmp_path))
+    use_migrations(app)
     with app.app_context():
         db.drop_all()
         with db.engine.begin() as connection:

@@ -6,7 +6,12 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.extensions import db
+from app.models import User
+from config import Config
 from tests.conftest import PASSWORD
 from tests.support.servers import free_port
 
@@ -78,7 +83,7 @@ def config_overrides(request):
     """The mail settings for the tests that ask for the SMTP server; none for the others."""
     if "mail_settings" in request.fixturenames:
         return request.getfixturevalue("mail_settings")[1]
-    return {}
+    return dict(getattr(request, "param", {}))
 
 
 def ask_for_reset(client, email):
@@ -206,3 +211,25 @@ class TestMailLimit:
         assert all(SAME_ANSWER in answer.get_data(as_text=True) for answer in answers)
         inbox.wait_for(2)
         assert len(inbox.stays_at(2, 0.5)) == 2
+
+
+@pytest.mark.parametrize("config_overrides", [{"PASSWORD_HASH_METHOD": Config.PASSWORD_HASH_METHOD}], indirect=True)
+def test_a_hash_made_another_way_is_replaced_at_the_next_login(app, client, make_user):
+    """Passwords are hashed with scrypt N=2^13, r=8, p=10 (config.py); a login rehashes an older hash once."""
+    assert Config.PASSWORD_HASH_METHOD == "scrypt:8192:8:10"
+    user = make_user()
+    with app.app_context():
+        old = generate_password_hash(PASSWORD)  # Werkzeug's default: scrypt:32768:8:1
+        db.session.execute(sa.update(User).where(User.id == user.id).values(password_hash=old))
+        db.session.commit()
+
+    assert log_in(client, user.username, "not the password").status_code == 200
+    with app.app_context():
+        assert db.session.get(User, user.id).password_hash == old  # a wrong password changes nothing
+
+    assert log_in(client, user.username).status_code == 302
+    with app.app_context():
+        rehashed = db.session.get(User, user.id).password_hash
+    assert rehashed.startswith("scrypt:8192:8:10$") and check_password_hash(rehashed, PASSWORD)
+    client.post("/logout")
+    assert log_in(client, user.username).status_code == 302 and is_logged_in(client)

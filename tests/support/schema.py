@@ -4,11 +4,13 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import upgrade
 
+from app.db_commands import use_migrations
 from app.extensions import db
 
 
 def migrate_fresh(app: Flask) -> None:
     """Drop whatever is there and run every migration."""
+    use_migrations(app)
     with app.app_context():
         drop_everything()
         upgrade()
