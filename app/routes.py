@@ -113,7 +113,6 @@ def user(username: str):
         title=person.username,
         user=person,
         page=page,
-        form=EmptyForm(),
         followers_count=followers_count,
         following_count=following_count,
         is_following=is_following,
