@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -268,6 +269,47 @@ FOLLOW_COUNTS = sa.select(
     sa.select(sa.func.count()).where(followers.c.follower_id == sa.bindparam("user_id")).scalar_subquery(),
     sa.exists().where(_to_user, followers.c.follower_id == sa.bindparam("viewer_id")),
 )
+# A profile page's user with their follow counts, in one Core statement (see Profile).
+_person = User.__table__
+_follows_person = followers.c.followed_id == _person.c.id
+PROFILE = sa.select(
+    _person.c.id,
+    _person.c.username,
+    _person.c.about_me,
+    _person.c.last_seen,
+    _person.c.email,
+    sa.select(sa.func.count()).where(_follows_person).scalar_subquery(),
+    sa.select(sa.func.count()).where(followers.c.follower_id == _person.c.id).scalar_subquery(),
+    sa.exists().where(_follows_person, followers.c.follower_id == sa.bindparam("viewer_id")),
+).where(_person.c.username_key == sa.bindparam("key"))
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a profile page shows of a user: read in one statement, as plain values rather than a User (issue 15)."""
+
+    id: int
+    username: str
+    about_me: str | None
+    last_seen: datetime | None
+    avatar_digest: str
+    followers_count: int
+    following_count: int
+    viewer_follows: bool
+
+    @classmethod
+    def of(cls, name: str, viewer_id: int | None) -> Profile | None:
+        """Return the profile of the user with this name in any letter case, as `viewer_id` sees it; None if none."""
+        if "\x00" in name:  # as in User.by_username
+            return None
+        row = db.session.connection().execute(PROFILE, {"key": username_key(name), "viewer_id": viewer_id}).first()
+        if row is None:
+            return None
+        user_id, username, about_me, last_seen, email, followers_count, following_count, viewer_follows = row
+        digest = avatar_digest(email)
+        return cls(
+            user_id, username, about_me, last_seen, digest, followers_count, following_count, bool(viewer_follows)
+        )
 
 
 def oldest(lifetime_seconds: int) -> datetime:

@@ -32,7 +32,7 @@ from app.forms import (
 )
 from app.input_checks import CONTROL
 from app.login_limits import check_login_allowed, log_refused_request, record_failed_login, remember_device
-from app.models import POST_MAX, Post, User, authenticate, hash_password
+from app.models import POST_MAX, Post, Profile, User, authenticate, hash_password
 from app.security import account_form_limit
 
 RESET_MAIL_ON_ITS_WAY = (
@@ -104,18 +104,19 @@ def user_or_404(username: str) -> User:
 
 @bp.route("/user/<username>")
 def user(username: str):
-    person = user_or_404(username)
-    page = posts_page(post_lists.by_user, person.id)
     viewer_id = current_user.id if current_user.is_authenticated else None
-    followers_count, following_count, is_following = person.follow_counts(viewer_id)
+    person = Profile.of(username, viewer_id)
+    if person is None:
+        abort(404)
+    page = posts_page(post_lists.by_user, person.id)
     return render_template(
         "user.html",
         title=person.username,
         user=person,
         page=page,
-        followers_count=followers_count,
-        following_count=following_count,
-        is_following=is_following,
+        followers_count=person.followers_count,
+        following_count=person.following_count,
+        is_following=person.viewer_follows,
         endpoint="main.user",
         endpoint_args={"username": person.username},
     )

@@ -52,7 +52,8 @@ def results_table(rows: dict) -> list[str]:
         mails = "" if row.mails is None else str(row.mails)
         lines.append(
             f"| {row.name} | {users} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
-            f"| {r.rate / bare:.2f} | {to_404} | {row.worker_cpu_ms:.2f} | {per_request(row):.0f} | {per_10s(row) / MB:.2f} MB "
+            f"| {r.rate / bare:.2f} | {to_404} | {row.worker_cpu_ms:.2f} "
+            f"| {per_request(row):.0f} | {per_10s(row) / MB:.2f} MB "
             f"| {mails} | {r.unexpected} |"
         )
     return lines
