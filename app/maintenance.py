@@ -62,15 +62,17 @@ def flag_path(app: Flask) -> Path:
 
 def current_window(app: Flask) -> Window | None:
     """Return the planned downtime now in force, or None; the file is parsed only when it changed."""
-    path = flag_path(app)
+    cache = app.extensions["maintenance"]
+    if "path" not in cache:  # the settings are final by the first request; a Path costs more than the stat
+        cache["path"] = str(flag_path(app))
+    path = cache["path"]
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except FileNotFoundError:
         return None
-    cache = app.extensions["maintenance"]
     stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
     if cache["stamp"] != stamp:
-        cache["window"], cache["stamp"] = read_window(app, path), stamp
+        cache["window"], cache["stamp"] = read_window(app, Path(path)), stamp
     return cache["window"]
 
 
@@ -85,10 +87,10 @@ def read_window(app: Flask, path: Path) -> Window:
 
 
 def answer_during_maintenance():
-    if request.blueprint in ALWAYS_SERVED or request.endpoint in ALWAYS_SERVED:
-        return None
     window = current_window(current_app)
-    if window is None or team_may_pass(window):
+    if window is None or request.blueprint in ALWAYS_SERVED or request.endpoint in ALWAYS_SERVED:
+        return None
+    if team_may_pass(window):
         return None
     leave_user_unloaded()
     now = datetime.now(UTC)

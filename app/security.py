@@ -97,8 +97,10 @@ def security_headers(app: Flask) -> dict[str, str]:
 
 def add_security_headers(response: Response) -> Response:
     """Add the security headers to every response, leaving any a view set itself."""
-    for name, value in current_app.extensions["security_headers"].items():
-        response.headers.setdefault(name, value)
+    headers = response.headers
+    present = {name.lower() for name in headers.keys()}  # one pass: a setdefault per header scans them all
+    headers.extend([(name, value) for name, value in current_app.extensions["security_headers"].items()
+                    if name.lower() not in present])  # fmt: skip
     return response
 
 

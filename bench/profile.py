@@ -1,6 +1,7 @@
 """Where a page's time goes, inside one process: worker CPU per request and, with --profile, the top calls.
 
 Usage: python -m bench.profile [/ /explore /user/demo7 /no/such/page] [--requests 400] [--profile]
+(PROFILE_SORT=tottime sorts the profile by time spent in each function itself.)
 
 It seeds a fresh SQLite file as `make bench` does, logs demo1 in through the real form with the
 Flask test client (no gunicorn, no sockets: the app's own cost), and measures the thread CPU time
@@ -60,7 +61,7 @@ def measure(client, path: str, requests: int, profile: bool) -> None:
         for _ in range(requests):
             client.get(path)
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(30)
 
 
 if __name__ == "__main__":

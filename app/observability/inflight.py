@@ -56,17 +56,22 @@ def write_slot(text: str) -> None:
 
 def publish_current_request() -> None:
     """Say which request this worker now serves; republished when the user becomes known (note_user)."""
-    g.inflight_started = g.get("inflight_started") or time.time()
-    facts = {
+    g.inflight = {
         "method": request.method,
         "path": (scrub_url(request.full_path) if request.query_string else request.path)[:PATH_MAX],
         "request_id": current_request_id(),
         "user": current_user_label(),
-        "started": g.inflight_started,
+        "started": time.time(),
         "pid": os.getpid(),
     }
-    write_slot(json.dumps(facts))
-    g.republish_inflight = publish_current_request
+    write_slot(json.dumps(g.inflight))
+    g.republish_inflight = republish_user
+
+
+def republish_user() -> None:
+    """Publish the request again with its user's label, the one fact that changed."""
+    g.inflight["user"] = current_user_label()
+    write_slot(json.dumps(g.inflight))
 
 
 def current_request() -> dict | None:
