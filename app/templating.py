@@ -4,7 +4,7 @@ import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, has_request_context, render_template, request
 from markupsafe import Markup
 
 from app import urls
@@ -37,6 +37,15 @@ def timeago(moment: datetime | None, now: datetime | None = None) -> Markup:
 
 def profile_url(user) -> str:
     return remembered_url_for("main.user", username=user.username)
+
+
+def bootstrap_css() -> Markup:
+    """Bootstrap-Flask's stylesheet link: the same on every page, so built once per place the app is mounted."""
+    kept = current_app.extensions["bootstrap_css"]
+    root = request.script_root if has_request_context() else ""
+    if root not in kept:
+        kept[root] = current_app.extensions["bootstrap"].load_css()
+    return kept[root]
 
 
 class RenderedLists:
@@ -79,6 +88,8 @@ class RenderedLists:
 
 def register_template_helpers(app: Flask) -> None:
     urls.init_app(app)
+    app.extensions["bootstrap_css"] = {}
+    app.add_template_global(bootstrap_css)
     app.add_template_global(RenderedLists(app.config["RENDERED_LISTS_KEPT"]).render, "posts_list")
     app.add_template_filter(timeago)
     app.add_template_global(avatar_url)

@@ -1,0 +1,42 @@
+"""The remembered url_for (app/urls.py): the same addresses as Flask's, wherever the app is mounted."""
+
+from flask import url_for
+
+from app import urls
+from app.urls import remembered_url_for
+
+
+def test_an_address_is_remembered_per_script_root(app):
+    with app.test_request_context("/", base_url="http://localhost/blog"):
+        assert remembered_url_for("main.user", username="ann") == "/blog/user/ann"
+    with app.test_request_context("/"):
+        assert remembered_url_for("main.user", username="ann") == "/user/ann"
+    with app.test_request_context("/", base_url="http://localhost/blog"):
+        assert remembered_url_for("main.user", username="ann") == "/blog/user/ann"
+    assert len(app.extensions["remembered_urls"]) == 2
+
+
+def test_an_external_address_is_built_for_each_request_and_never_kept(app):
+    with app.test_request_context("/", base_url="http://one.example"):
+        assert remembered_url_for("main.index", _external=True) == "http://one.example/"
+    with app.test_request_context("/", base_url="http://two.example"):
+        assert remembered_url_for("main.index", _external=True) == "http://two.example/"
+    assert app.extensions["remembered_urls"] == {}
+
+
+def test_the_same_answers_as_url_for_with_values_in_any_order(app):
+    with app.test_request_context("/"):
+        expected = url_for("main.user", username="ann", page=2)
+        assert remembered_url_for("main.user", username="ann", page=2) == expected
+        assert remembered_url_for("main.user", page=2, username="ann") == expected
+        unhashable = url_for("main.user", username="ann", page=[1])
+        assert remembered_url_for("main.user", username="ann", page=[1]) == unhashable
+
+
+def test_past_the_bound_the_oldest_half_is_forgotten(app, monkeypatch):
+    monkeypatch.setattr(urls, "REMEMBERED", 4)
+    with app.test_request_context("/"):
+        for name in ("a", "b", "c", "d", "e"):
+            assert remembered_url_for("main.user", username=name) == f"/user/{name}"
+    kept = app.extensions["remembered_urls"]
+    assert sorted(kept.values()) == ["/user/c", "/user/d", "/user/e"]
