@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from app import urls
 from app.avatars import avatar_url
+from app.security import CsrfTokens
 from app.urls import remembered_url_for
 
 UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
@@ -90,6 +91,10 @@ def register_template_helpers(app: Flask) -> None:
     urls.init_app(app)
     app.extensions["bootstrap_css"] = {}
     app.add_template_global(bootstrap_css)
+    # In place of Flask-WTF's, which signs on every call: its global, and its context processor (a later one wins).
+    tokens = CsrfTokens()
+    app.add_template_global(tokens, "csrf_token")
+    app.context_processor(lambda: {"csrf_token": tokens})
     app.add_template_global(RenderedLists(app.config["RENDERED_LISTS_KEPT"]).render, "posts_list")
     app.add_template_filter(timeago)
     app.add_template_global(avatar_url)

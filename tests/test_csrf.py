@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 from flask import render_template_string
+from flask_wtf.csrf import generate_csrf
 
 from app.forms import PostForm
 from tests.support.visitor import csrf_token
@@ -174,3 +175,51 @@ def test_the_plain_post_box_is_the_same_form_as_the_post_form(app, client, make_
     ) in plain
     response = client.post("/", data={"post": "Sent from the plain box", "csrf_token": csrf_token(home)})
     assert response.status_code == 302 and "Sent from the plain box" in client.get("/").get_data(as_text=True)
+
+
+def page_token(client, path: str = "/") -> str:
+    return csrf_token(client.get(path).get_data(as_text=True))
+
+
+def test_a_page_token_is_signed_once_a_minute_per_session_and_stays_valid(client, app, make_user, monkeypatch):
+    from app import security
+
+    signings = []
+    monkeypatch.setattr(security, "generate_csrf", lambda: signings.append(1) or generate_csrf())
+    tokens = app.jinja_env.globals["csrf_token"]
+    now = [1000.0]
+    tokens.clock = lambda: now[0]
+    me, other = make_user(), make_user()
+    login_with_token(client, me)
+    first = page_token(client)
+    assert page_token(client, f"/user/{other.username}") == first
+    assert len(signings) == 1  # signed once, handed out again
+    now[0] += 61
+    later = page_token(client)
+    assert len(signings) == 2  # a minute on: signed anew
+    assert client.post(f"/follow/{other.username}", data={"csrf_token": first}).status_code == 302
+    assert client.post(f"/unfollow/{other.username}", data={"csrf_token": later}).status_code == 302
+
+
+def test_a_page_token_is_its_own_sessions(app, make_user):
+    ann_client, bob_client = app.test_client(), app.test_client()
+    ann, bob = make_user(), make_user()
+    login_with_token(ann_client, ann)
+    login_with_token(bob_client, bob)
+    ann_token, bob_token = page_token(ann_client), page_token(bob_client)
+    assert ann_token != bob_token
+    assert bob_client.post(f"/follow/{ann.username}", data={"csrf_token": ann_token}).status_code == 400
+    assert bob_client.post(f"/follow/{ann.username}", data={"csrf_token": bob_token}).status_code == 302
+
+
+def test_a_short_time_limit_shortens_the_reuse(client, app, make_user):
+    import time
+
+    app.config["WTF_CSRF_TIME_LIMIT"] = 1  # reused for a sixtieth of it at most: never an expired token
+    other = make_user()
+    login_with_token(client, make_user())
+    first = page_token(client)
+    time.sleep(1.2)  # past the limit; only a lower bound matters here
+    fresh = page_token(client)
+    assert fresh != first
+    assert client.post(f"/follow/{other.username}", data={"csrf_token": fresh}).status_code == 302

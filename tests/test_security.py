@@ -149,3 +149,13 @@ class TestOverHttps:
 
 def test_plain_http_gets_no_hsts(client):
     assert "Strict-Transport-Security" not in client.get("/explore").headers
+
+
+def test_the_kept_session_serializer_follows_a_key_rotation(client, app, make_user, auth):
+    auth.login(make_user())
+    assert client.get("/edit_profile").status_code == 200
+    old_key, new_key = app.secret_key, "a new key of at least thirty-two characters"
+    app.config["SECRET_KEY"], app.config["SECRET_KEY_FALLBACKS"] = new_key, [old_key]
+    assert client.get("/edit_profile").status_code == 200  # the cookie signed with the old key still opens
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    assert client.get("/edit_profile").status_code == 302  # the old key retired: that cookie is no session
