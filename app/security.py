@@ -10,6 +10,7 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import limiter
+from app.kept import make_room
 from config import PLACEHOLDER_SECRET_KEYS
 
 MAKE_A_KEY = (
@@ -168,9 +169,7 @@ class CsrfTokens:
             return kept[0]
         token = generate_csrf()  # puts a token in a session that has none
         with self.lock:
-            if len(self.signed) >= CSRF_TOKENS_KEPT:
-                for old in list(self.signed)[: CSRF_TOKENS_KEPT // 2]:  # dicts keep insertion order
-                    self.signed.pop(old, None)
+            make_room(self.signed, CSRF_TOKENS_KEPT)
             self.signed.pop(session[field], None)  # re-inserted last: the newest
             self.signed[session[field]] = (token, now)
         return token

@@ -10,6 +10,8 @@ each time and never kept, so a kept answer is always one of the first kind.
 
 from flask import Flask, current_app, has_request_context, request, url_for
 
+from app.kept import make_room
+
 REMEMBERED = 4096  # addresses kept per worker process: about 0.5 MB; past that the oldest half is forgotten
 
 
@@ -26,9 +28,7 @@ def remembered_url_for(endpoint: str, **values) -> str:
         return url_for(endpoint, **values)
     address = url_for(endpoint, **values)
     if not endpoint.startswith(".") and not any(name.startswith("_") for name in values):
-        if len(kept) >= REMEMBERED:
-            for old in list(kept)[: REMEMBERED // 2]:  # dicts keep insertion order: these are the oldest
-                kept.pop(old, None)  # another thread may have dropped it first
+        make_room(kept, REMEMBERED)
         kept[key] = address
     return address
 
