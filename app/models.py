@@ -79,6 +79,7 @@ followers = sa.Table(
     db.metadata,
     sa.Column("follower_id", sa.Integer, sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("followed_id", sa.Integer, sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+    sa.Index("ix_followers_followed_id", "followed_id"),  # a user's followers; the key finds whom they follow
 )
 
 

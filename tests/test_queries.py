@@ -53,3 +53,56 @@ def test_a_logged_in_404_asks_the_database_nothing_and_keeps_the_menu(app, clien
     page = response.get_data(as_text=True)
     assert f'href="/user/{me.username}">Profile</a>' in page and ">Log out</button>" in page
     assert response.headers["Cache-Control"] == "no-store"  # it names the user: no shared cache may keep it
+
+
+def query_plans(app, client, path: str) -> list[str]:
+    """Return the database's plan of each statement behind `path` (PostgreSQL's with sequential scans made a last
+    resort, so that a table of a few rows shows the index the statement can use)."""
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    with app.app_context(), db.engine.connect() as connection:
+        cursor = connection.connection.dbapi_connection.cursor()
+        if engine.dialect.name == "postgresql":
+            cursor.execute("SET enable_seqscan = off")
+            explain, column = "EXPLAIN", 0
+        else:
+            explain, column = "EXPLAIN QUERY PLAN", 3
+        plans = []
+        for statement, parameters in statements:
+            cursor.execute(f"{explain} {statement}", parameters)
+            plans.append(" / ".join(str(row[column]) for row in cursor.fetchall()))
+        connection.rollback()
+        return plans
+
+
+# How each database says it reads every row of a table.
+WHOLE_TABLE = ("SCAN followers", "SCAN user", "Seq Scan on followers", 'Seq Scan on "user"', "Seq Scan on user")
+
+
+@pytest.mark.parametrize("page", ["/", "/explore", "/user/{other}"])
+def test_no_page_reads_a_whole_table_to_count_or_find_follows(app, client, auth, make_user, page):
+    """A page's cost must not grow with the site: a profile's follower count read every follow (issue 15)."""
+    me, other = make_user(), make_user()
+    auth.login(me)
+    client.post(f"/follow/{other.username}")
+    path = page.format(other=other.username)
+    client.get(path)  # let last_seen settle
+    plans = query_plans(app, client, path)
+    assert plans and not [plan for plan in plans if any(words in plan for words in WHOLE_TABLE)], plans
+
+
+def test_follows_are_indexed_by_the_followed_user_too(app):
+    """The primary key (follower, followed) finds whom a user follows; counting a user's followers needs this."""
+    with app.app_context():
+        indexes = sa.inspect(db.engine).get_indexes("followers")
+    assert ["followed_id"] in [index["column_names"] for index in indexes]
