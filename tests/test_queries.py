@@ -106,3 +106,19 @@ def test_follows_are_indexed_by_the_followed_user_too(app):
     with app.app_context():
         indexes = sa.inspect(db.engine).get_indexes("followers")
     assert ["followed_id"] in [index["column_names"] for index in indexes]
+
+
+# How each database says it sorts the rows it found (SQLite; PostgreSQL's sort node).
+SORTS_ALL_FOUND = ("USE TEMP B-TREE FOR ORDER BY", "Sort Key", "Sort  (")
+
+
+def test_a_profile_reads_its_newest_posts_without_sorting_all_of_them(app, client, auth, make_user, make_post):
+    """A prolific author's profile must not sort every post they wrote to show 25 (issue 15)."""
+    me = make_user()
+    auth.login(me)
+    for n in range(3):
+        make_post(me, f"post {n}", minutes_ago=n)
+    path = f"/user/{me.username}"
+    client.get(path)  # let last_seen settle
+    plans = query_plans(app, client, path)
+    assert not [plan for plan in plans if any(words in plan for words in SORTS_ALL_FOUND)], plans

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-01 02:00:00
+Create Date: 2026-12-01 01:30:00
 
 The primary key (follower_id, followed_id) finds whom a user follows. Counting a user's followers (every
 profile page, the API's user) read every row of the table without this index. Building it holds writes to
