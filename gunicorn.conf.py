@@ -57,6 +57,11 @@ secure_scheme_headers = {}
 # gunicorn's own records and its access records in the app's layout (LOG_FORMAT: text or JSON), scrubbed,
 # with the request id, and without the health checks (app/observability/gunicorn.py).
 logger_class = "app.observability.gunicorn.MicroblogLogger"
+# A request line as long as nginx takes (large_client_header_buffers, 8 KB by default) reaches the app: with
+# gunicorn's default of 4 KB, an address between the two got gunicorn's bare "URI Too Long" page. 8190 is
+# gunicorn's highest; longer lines are still refused, by nginx first.
+limit_request_line = 8190
+
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL") or "info"
 accesslog = os.environ.get("ACCESS_LOG") or "-"  # stdout, for the process manager or the log collector
 errorlog = "-"  # stderr

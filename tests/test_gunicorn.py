@@ -194,3 +194,11 @@ def test_a_worker_that_fails_to_boot_is_logged_in_json_and_alerted_once_not_once
     assert any("REQUEST_TIMEOUT (5 s) is not shorter than gunicorn's timeout (3 s)" in w for w in warnings)
     [mail] = inbox.stays_at(1, 0.5)
     assert mail["Subject"].startswith(subject("InsecureConfigError: SECRET_KEY is missing", "production"))
+
+
+def test_a_long_address_nginx_lets_through_reaches_the_app(tmp_path, deployment_env, site_db):
+    """nginx takes request lines up to 8 KB (large_client_header_buffers); gunicorn's own limit was 4 KB, so an
+    address between the two got gunicorn's bare 414 page instead of the site's answer."""
+    with gunicorn(tmp_path, deployment_env, workers=1) as server:
+        response = Visitor(server.url).get("/explore?q=" + "x" * 6000)
+    assert response.status == 200 and "<title>Explore · Microblog</title>" in response.body
