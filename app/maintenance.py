@@ -53,7 +53,8 @@ class Window:
 def init_app(app: Flask) -> None:
     app.before_request(answer_during_maintenance)
     app.cli.add_command(maintenance_cli)
-    app.extensions["maintenance"] = {"stamp": None, "window": None}
+    # The flag's path as a string, worked out once: a Path a request would cost more than the stat.
+    app.extensions["maintenance"] = {"path": str(flag_path(app)), "stamp": None, "window": None}
 
 
 def flag_path(app: Flask) -> Path:
@@ -63,8 +64,6 @@ def flag_path(app: Flask) -> Path:
 def current_window(app: Flask) -> Window | None:
     """Return the planned downtime now in force, or None; the file is parsed only when it changed."""
     cache = app.extensions["maintenance"]
-    if "path" not in cache:  # the settings are final by the first request; a Path costs more than the stat
-        cache["path"] = str(flag_path(app))
     path = cache["path"]
     try:
         stat = os.stat(path)

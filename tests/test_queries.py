@@ -6,11 +6,12 @@ import sqlalchemy as sa
 from app.extensions import db
 
 
-def count_statements(app, client, path: str, status: int = 200) -> int:
+def statements_behind(app, client, path: str, status: int = 200) -> list[tuple]:
+    """Return (SQL, parameters) of each statement the request for `path` runs."""
     statements = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
+        statements.append((statement, parameters))
 
     with app.app_context():
         engine = db.engine
@@ -19,7 +20,11 @@ def count_statements(app, client, path: str, status: int = 200) -> int:
         assert client.get(path).status_code == status
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
-    return len(statements)
+    return statements
+
+
+def count_statements(app, client, path: str, status: int = 200) -> int:
+    return len(statements_behind(app, client, path, status))
 
 
 # The login's user, then the page's list; a profile also reads its user with the follow counts.
@@ -58,21 +63,10 @@ def test_a_logged_in_404_asks_the_database_nothing_and_keeps_the_menu(app, clien
 def query_plans(app, client, path: str) -> list[str]:
     """Return the database's plan of each statement behind `path` (PostgreSQL's with sequential scans made a last
     resort, so that a table of a few rows shows the index the statement can use)."""
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement, parameters))
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+    statements = statements_behind(app, client, path)
     with app.app_context(), db.engine.connect() as connection:
         cursor = connection.connection.dbapi_connection.cursor()
-        if engine.dialect.name == "postgresql":
+        if connection.dialect.name == "postgresql":
             cursor.execute("SET enable_seqscan = off")
             explain, column = "EXPLAIN", 0
         else:
