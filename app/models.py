@@ -268,24 +268,28 @@ USER_OF_LOGIN = (
     .where(LoginSession.created_at >= sa.bindparam("oldest"))
 )
 USER_BY_NAME = sa.select(User).where(User.username_key == sa.bindparam("key"))
-_to_user = followers.c.followed_id == sa.bindparam("user_id")
-FOLLOW_COUNTS = sa.select(
-    sa.select(sa.func.count()).where(_to_user).scalar_subquery(),
-    sa.select(sa.func.count()).where(followers.c.follower_id == sa.bindparam("user_id")).scalar_subquery(),
-    sa.exists().where(_to_user, followers.c.follower_id == sa.bindparam("viewer_id")),
-)
+
+
+def follow_facts(person, viewer) -> tuple:
+    """The columns that say how many follow `person`, how many they follow, and whether `viewer` follows them."""
+    to_person = followers.c.followed_id == person
+    return (
+        sa.select(sa.func.count()).where(to_person).scalar_subquery(),
+        sa.select(sa.func.count()).where(followers.c.follower_id == person).scalar_subquery(),
+        sa.exists().where(to_person, followers.c.follower_id == viewer),
+    )
+
+
+FOLLOW_COUNTS = sa.select(*follow_facts(sa.bindparam("user_id"), sa.bindparam("viewer_id")))
 # A profile page's user with their follow counts, in one Core statement (see Profile).
 _person = User.__table__
-_follows_person = followers.c.followed_id == _person.c.id
 PROFILE = sa.select(
     _person.c.id,
     _person.c.username,
     _person.c.about_me,
     _person.c.last_seen,
     _person.c.email,
-    sa.select(sa.func.count()).where(_follows_person).scalar_subquery(),
-    sa.select(sa.func.count()).where(followers.c.follower_id == _person.c.id).scalar_subquery(),
-    sa.exists().where(_follows_person, followers.c.follower_id == sa.bindparam("viewer_id")),
+    *follow_facts(_person.c.id, sa.bindparam("viewer_id")),
 ).where(_person.c.username_key == sa.bindparam("key"))
 
 
