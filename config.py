@@ -159,7 +159,7 @@ class Config:
     # Per bearer token (per client address without one); shared across workers and hosts only with Redis.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT") or "300 per minute"
 
-    # The timeout ladder (issue 10, app/timeouts.py): database < request deadline < gunicorn < proxy.
+    # The timeout ladder (issue 10, app/ops/timeouts.py): database < request deadline < gunicorn < proxy.
     # Unset: derived from gunicorn's effective worker timeout; outside gunicorn no deadline, a 5 s busy wait.
     REQUEST_TIMEOUT = env_seconds("REQUEST_TIMEOUT")  # 0 turns the deadline off
     DATABASE_TIMEOUT = env_seconds("DATABASE_TIMEOUT")

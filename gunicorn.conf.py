@@ -85,7 +85,7 @@ def on_starting(server):
 def when_ready(server):
     """Master: show the timeout ladder once, and warn when a setting breaks it."""
     from app.observability.gunicorn import settings
-    from app.timeouts import derive
+    from app.ops.timeouts import derive
 
     ladder = derive(settings(), server.cfg.timeout)
     server.log.info("Timeouts: %s", ladder.describe())
@@ -98,7 +98,7 @@ def when_ready(server):
 def post_fork(server, worker):
     """Worker, before it builds the app: the ladder is derived from gunicorn's effective timeout."""
     from app.observability.gunicorn import capture_stray_lines
-    from app.timeouts import WORKER_TIMEOUT_ENV
+    from app.ops.timeouts import WORKER_TIMEOUT_ENV
 
     os.environ[WORKER_TIMEOUT_ENV] = str(server.cfg.timeout)
     capture_stray_lines()

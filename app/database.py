@@ -20,7 +20,7 @@ READ_ONLY_TRANSACTION = "25006"  # an InternalError, yet a read-only standby or 
 
 
 def bound_postgres_waits(app: Flask) -> None:
-    """Give PostgreSQL connections the ladder's database timeout (app/timeouts.py): to connect, and per
+    """Give PostgreSQL connections the ladder's database timeout (app/ops/timeouts.py): to connect, and per
     statement when requests have a deadline (not for the CLI, whose migrations may run long)."""
     if sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "postgresql":
         return
@@ -48,7 +48,7 @@ def configure_engine(app: Flask) -> None:
 def _sqlite_pragmas(dbapi_connection, _connection_record, busy_ms: int = 5000) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the one writer
-    # Wait for the write lock (the ladder's lowest rung), then fail: a 503 that keeps the form (app/errors.py).
+    # Wait for the write lock (the ladder's lowest rung), then fail: a 503 that keeps the form (app/errors/handlers.py).
     cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

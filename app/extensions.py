@@ -15,7 +15,7 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 login = LoginManager()
-login.login_view = "main.login"
+login.login_view = "auth.login"
 login.login_message = "Please log in to see this page."
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()

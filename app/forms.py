@@ -1,21 +1,18 @@
-"""The site's forms; every field's maximum length matches its column."""
+"""The site's forms; every field's maximum length matches its column, and every message is in plain words."""
 
-import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, StopValidation, ValidationError
 
-from app.extensions import db
-from app.form_messages import plain_messages
 from app.models import (
     ABOUT_ME_MAX,
     EMAIL_MAX,
     POST_MAX,
     USERNAME_MAX,
     USERNAME_PATTERN,
-    User,
     normalize_email,
     normalize_username,
+    username_is_taken,
     username_key,
 )
 from app.observability.faults import FEEDBACK_MAX
@@ -59,11 +56,6 @@ def offer_plain_name(field: StringField) -> None:
 username_rules = [DataRequired(), Length(max=USERNAME_MAX), plain_username]
 
 
-def username_is_taken(username: str) -> bool:
-    """Tell whether an account has this name in any letter case."""
-    return db.session.scalar(sa.select(User.id).where(User.username_key == username_key(username))) is not None
-
-
 def new_password_fields(label: str = "Password"):
     """Return the "new password" and "repeat it" fields of the registration, change and reset forms."""
     password = PasswordField(label, validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)])
@@ -73,9 +65,43 @@ def new_password_fields(label: str = "Password"):
     return password, repeat
 
 
+# WTForms' own messages in plain words, given to every form through its Meta translations (SiteForm).
+# WTForms asks `gettext` and `ngettext` for each message it shows ("Field must be between 8 and 128
+# characters long."); these answer with a sentence that says what to do instead ("Use between 8 and 128
+# characters."), and with WTForms' text for any message not listed. A validator given its own message
+# keeps it.
+PLAIN = {
+    "This field is required.": "Please fill this in.",
+    "Field must be between %(min)d and %(max)d characters long.": "Use between %(min)d and %(max)d characters.",
+    "Field must be at least %(min)d character long.": "Use at least %(min)d character.",
+    "Field must be at least %(min)d characters long.": "Use at least %(min)d characters.",
+    "Field cannot be longer than %(max)d character.": "Use %(max)d character or fewer.",
+    "Field cannot be longer than %(max)d characters.": "Use %(max)d characters or fewer (this has %(length)d).",
+    "Field must be exactly %(max)d character long.": "Use exactly %(max)d character.",
+    "Field must be exactly %(max)d characters long.": "Use exactly %(max)d characters.",
+    "Invalid email address.": "Enter an email address like name@example.com.",
+    "Field must be equal to %(other_name)s.": "This must be the same as %(other_name)s.",
+    "Invalid input.": "This is not in a form the site can take.",
+    "Not a valid choice.": "Choose one of the options.",
+}
+
+
+class PlainMessages:
+    """The translations object WTForms expects: `gettext` and `ngettext`."""
+
+    def gettext(self, string: str) -> str:
+        return PLAIN.get(string, string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.gettext(singular if n == 1 else plural)
+
+
+plain_messages = PlainMessages()
+
+
 class SiteForm(FlaskForm):
     """Base of the site's forms: WTForms' messages in plain words. (Text no column can store, such as NUL,
-    never reaches a form: app/input_checks.py answers it with a 400 first.)"""
+    never reaches a form: app/errors/input_checks.py answers it with a 400 first.)"""
 
     class Meta:
         def get_translations(self, form):

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
 from flask_login import UserMixin
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db, login
@@ -259,8 +260,8 @@ class LoginSession(db.Model):
         db.session.execute(query)
 
 
-# The statements behind most requests, built once (issue 15): building a query's expression tree is as much
-# work as running it, so these hold bound parameters and each call passes only the values.
+# The statements behind most requests, built once: building a query's expression tree is as much work as
+# running it, so these hold bound parameters and each call passes only the values.
 USER_OF_LOGIN = (
     sa.select(User)
     .join(LoginSession, LoginSession.user_id == User.id)
@@ -295,7 +296,8 @@ PROFILE = sa.select(
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """What a profile page shows of a user: read in one statement, as plain values rather than a User (issue 15)."""
+    """What a profile page shows of a user: read in one statement, as plain values rather than a User (a third
+    of the CPU of building one)."""
 
     id: int
     username: str
@@ -359,6 +361,29 @@ class Token(db.Model):
         return db.session.scalar(
             sa.select(cls).where(cls.token_hash == digest, cls.revoked.is_(False), cls.expires_at > utcnow())
         )
+
+
+def username_is_taken(username: str) -> bool:
+    """Tell whether an account has this name in any letter case."""
+    return db.session.scalar(sa.select(User.id).where(User.username_key == username_key(username))) is not None
+
+
+def commit_unless_taken(username: str, email: str | None = None) -> str | None:
+    """Commit a new or renamed account; return None, or which field another request took meanwhile.
+
+    Forms and the API check a name and an address before they write them, but another request can take
+    either between the check and the commit: the unique constraints decide. Then the session is rolled
+    back and the answer is "username" or "email" (the name when it cannot be told which), for the door
+    to say so in its own words.
+    """
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if email is not None and not username_is_taken(username) and User.by_email(email) is not None:
+            return "email"
+        return "username"
+    return None
 
 
 def avatar_digest(email: str) -> str:

@@ -1,16 +1,11 @@
 """Hardening: a real SECRET_KEY, the client address behind a proxy, security headers, no caching of what is
-personal, limits on account forms."""
-
-import threading
-import time
+personal, and the rate limiter bound to the app (the limits sit on the views they guard)."""
 
 from flask import Flask, Response, current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import generate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import limiter
-from app.kept import make_room
 from config import PLACEHOLDER_SECRET_KEYS
 
 MAKE_A_KEY = (
@@ -46,7 +41,7 @@ def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)
     app.after_request(keep_signed_in_pages_out_of_caches)
     app.session_interface = NoStoreSessionInterface()
-    limiter.init_app(app)  # the limits themselves sit on the views they guard (app/routes.py)
+    limiter.init_app(app)  # the limits themselves sit on the views they guard (app/auth/, app/api/)
 
 
 def check_secret_key(app: Flask) -> None:
@@ -123,7 +118,7 @@ class NoStoreSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session; and no cache may store a response that sets a cookie.
 
     Checked here because the session cookie is set after every after_request function has run. The signing
-    serializer is built once per key rather than twice a request (issue 15): it holds nothing else.
+    serializer is built once per key rather than twice a request: it holds nothing but the keys.
     """
 
     def get_signing_serializer(self, app):
@@ -137,47 +132,3 @@ class NoStoreSessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
         if "Set-Cookie" in response.headers:
             response.headers["Cache-Control"] = "no-store"
-
-
-CSRF_TOKENS_KEPT = 4096  # sessions per worker process; past that the oldest half is forgotten
-
-
-class CsrfTokens:
-    """The CSRF token a page's plain forms carry (the menu's log-out on every page), signed once a minute per
-    session rather than on every page.
-
-    Flask-WTF keeps a random token in the session and signs it with a timestamp for each page: about 50 µs
-    a page under load (issue 15). Any signed copy of the session's token is valid until WTF_CSRF_TIME_LIMIT
-    (an hour) after its signing, so one is handed out again for a sixtieth of that (a minute) at most: a
-    form's life is shortened by that much. Form classes still sign their own (flask_wtf.FlaskForm).
-    """
-
-    def __init__(self, clock=time.monotonic):
-        self.clock = clock
-        self.signed: dict[str, tuple[str, float]] = {}  # the session's token: (its signed copy, when signed)
-        self.lock = threading.Lock()
-
-    def __call__(self) -> str:
-        config = current_app.config
-        field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-        limit = config.get("WTF_CSRF_TIME_LIMIT", 3600)
-        reuse = 60.0 if limit is None else min(60.0, limit / 60)
-        secret = session.get(field)
-        now = self.clock()
-        kept = self.signed.get(secret) if secret else None
-        if kept is not None and now - kept[1] < reuse:
-            return kept[0]
-        token = generate_csrf()  # puts a token in a session that has none
-        with self.lock:
-            make_room(self.signed, CSRF_TOKENS_KEPT)
-            self.signed.pop(session[field], None)  # re-inserted last: the newest
-            self.signed[session[field]] = (token, now)
-        return token
-
-
-def account_form_limit() -> str:
-    """Return the limit on login and registration submissions per client address (ACCOUNT_RATE_LIMIT).
-
-    A breach raises 429 for the error pages to render; RATELIMIT_ENABLED off lets every request through.
-    """
-    return current_app.config["ACCOUNT_RATE_LIMIT"]

@@ -1,16 +1,17 @@
-"""Jinja filters and globals the templates share."""
+"""What the templates share: filters and globals, and the per-worker memos that keep a page cheap to render.
+
+A listing page names the same addresses, the same CSRF token and the same rendered posts over and over;
+each memo here keeps an answer that depends only on its key, bounded in size (`make_room`).
+"""
 
 import threading
+import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from flask import Flask, current_app, has_request_context, render_template, request
+from flask import Flask, current_app, has_request_context, render_template, request, session, url_for
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
-
-from app import urls
-from app.avatars import avatar_url
-from app.security import CsrfTokens
-from app.urls import remembered_url_for
 
 UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
 
@@ -36,10 +37,6 @@ def timeago(moment: datetime | None, now: datetime | None = None) -> Markup:
     return Markup(f'<time datetime="{iso}" title="{exact}">{relative_time(moment, now)}</time>')
 
 
-def profile_url(user) -> str:
-    return remembered_url_for("main.user", username=user.username)
-
-
 def bootstrap_css() -> Markup:
     """Bootstrap-Flask's stylesheet link: the same on every page, so built once per place the app is mounted."""
     kept = current_app.extensions["bootstrap_css"]
@@ -55,7 +52,7 @@ class RenderedLists:
     A list is the same HTML for everyone who sees the same posts, by the same names, at the same relative
     times ("3 minutes ago"), so the key is that content: a new or deleted post, a changed name or a minute
     passing makes a new key, and nothing needs invalidating; an entry no longer asked for ages out. The page
-    still runs its (lean) query; rendering the 25 posts was a sixth of a listing page's CPU (issue 15).
+    still runs its (lean) query; rendering the 25 posts was a sixth of a listing page's CPU.
     """
 
     def __init__(self, size: int):
@@ -87,8 +84,9 @@ class RenderedLists:
         return html
 
 
-def register_template_helpers(app: Flask) -> None:
-    urls.init_app(app)
+def init_app(app: Flask) -> None:
+    """Give the templates their filters and globals, and this app its own memos."""
+    app.extensions["remembered_urls"] = {}  # each app has its own routes
     app.extensions["bootstrap_css"] = {}
     app.add_template_global(bootstrap_css)
     # In place of Flask-WTF's, which signs on every call: its global, and its context processor (a later one wins).
@@ -100,3 +98,88 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_global(avatar_url)
     app.add_template_global(profile_url)
     app.add_template_global(remembered_url_for, "url_for")
+
+
+def profile_url(user) -> str:
+    return remembered_url_for("main.user", username=user.username)
+
+
+def avatar_url(user, size: int) -> str:
+    """Return the avatar address for `user`: our own identicon (app/main/avatars.py), or Gravatar when switched on."""
+    if current_app.config["AVATAR_GRAVATAR"]:
+        return f"https://www.gravatar.com/avatar/{user.avatar_digest}?d=identicon&s={size}"
+    return remembered_url_for("main.avatar", digest=user.avatar_digest, s=size)
+
+
+REMEMBERED = 4096  # addresses kept per worker process: about 0.5 MB; past that the oldest half is forgotten
+
+
+def remembered_url_for(endpoint: str, **values) -> str:
+    """`url_for` for pages, remembered across requests.
+
+    A page names the same few addresses over and over (each author's profile and avatar, the menu's links),
+    and Werkzeug builds each one anew: about 15 µs a call, a tenth of a listing page's CPU. A relative
+    address depends only on the endpoint, its values and the script root the app is mounted at, so the
+    answer is kept for those. Anything else (outside a request; an external address, which names the
+    request's host; an endpoint relative to the current blueprint; a value that cannot be a key) is built
+    each time and never kept, so a kept answer is always one of the first kind.
+    """
+    if not has_request_context():
+        return url_for(endpoint, **values)
+    key = (request.script_root, endpoint, *values.items())  # the values in the order given: a call site's own
+    kept = current_app.extensions["remembered_urls"]
+    try:
+        return kept[key]
+    except KeyError:
+        pass
+    except TypeError:  # a value that cannot be a key
+        return url_for(endpoint, **values)
+    address = url_for(endpoint, **values)
+    if not endpoint.startswith(".") and not any(name.startswith("_") for name in values):
+        make_room(kept, REMEMBERED)
+        kept[key] = address
+    return address
+
+
+CSRF_TOKENS_KEPT = 4096  # sessions per worker process; past that the oldest half is forgotten
+
+
+class CsrfTokens:
+    """The CSRF token a page's plain forms carry (the menu's log-out on every page), signed once a minute per
+    session rather than on every page.
+
+    Flask-WTF keeps a random token in the session and signs it with a timestamp for each page: about 50 µs
+    a page under load, for a token that changes only with the session. Any signed copy of the session's token
+    is valid until WTF_CSRF_TIME_LIMIT (an hour) after its signing, so one is handed out again for a sixtieth
+    of that (a minute) at most: a form's life is shortened by that much. Form classes still sign their own
+    (flask_wtf.FlaskForm).
+    """
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.signed: dict[str, tuple[str, float]] = {}  # the session's token: (its signed copy, when signed)
+        self.lock = threading.Lock()
+
+    def __call__(self) -> str:
+        config = current_app.config
+        field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        limit = config.get("WTF_CSRF_TIME_LIMIT", 3600)
+        reuse = 60.0 if limit is None else min(60.0, limit / 60)
+        secret = session.get(field)
+        now = self.clock()
+        kept = self.signed.get(secret) if secret else None
+        if kept is not None and now - kept[1] < reuse:
+            return kept[0]
+        token = generate_csrf()  # puts a token in a session that has none
+        with self.lock:
+            make_room(self.signed, CSRF_TOKENS_KEPT)
+            self.signed.pop(session[field], None)  # re-inserted last: the newest
+            self.signed[session[field]] = (token, now)
+        return token
+
+
+def make_room(kept: dict, bound: int) -> None:
+    """Once `kept` holds `bound` entries, forget its oldest half (a dict keeps the order of insertion)."""
+    if len(kept) >= bound:
+        for old in list(kept)[: bound // 2]:
+            kept.pop(old, None)  # another thread may have dropped it first

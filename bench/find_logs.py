@@ -15,20 +15,21 @@ from pathlib import Path
 from app.observability.log_search import find_request, rotated_files
 
 FILE_BYTES = 10 * 1024 * 1024
-TRACEBACK = "Traceback (most recent call last):\n" + '  File "app/demo.py", line 14, in error\n' * 8 + "DemoFailure: x"
+FRAME = '  File "app/errors/demo.py", line 14, in error\n'
+TRACEBACK = "Traceback (most recent call last):\n" + FRAME * 8 + "DemoFailure: x"
 
 
 def record(fmt: str, request_id: str, failing: bool, traceback: bool) -> str:
     if fmt == "json":
         fields = {"time": "2026-12-01T10:00:00.000Z", "level": "INFO", "request_id": request_id, "logger": "app",
-                  "message": "Not found: '/missing'", "place": "app/errors.py:93"}  # fmt: skip
+                  "message": "Not found: '/missing'", "place": "app/errors/handlers.py:93"}  # fmt: skip
         if failing:
             fields |= {"level": "ERROR", "message": "Exception on /demo/error [GET]"}
             fields["exception"] = {"type": "DemoFailure", "message": "x", "fingerprint": "d4519c53e8dd"}
             if traceback:
                 fields["traceback"] = TRACEBACK
         return json.dumps(fields) + "\n"
-    line = f"2026-12-01T10:00:00.000Z INFO [{request_id}] app: Not found: '/missing' [in app/errors.py:93]\n"
+    line = f"2026-12-01T10:00:00.000Z INFO [{request_id}] app: Not found: '/missing' [in app/errors/handlers.py:93]\n"
     if failing:
         line = f"2026-12-01T10:00:00.000Z ERROR [{request_id}] app: Exception on /demo/error [GET] | DemoFailure: x"
         line += " | fingerprint d4519c53e8dd" + ("" if traceback else " | traceback already logged in this window")

@@ -148,7 +148,7 @@ def test_the_mail_says_where_in_the_application_and_reference_as_the_page_does(c
     body = mail.get_content()
     rows = body.split("\n\nWhere and when\n", 1)[1].split("\n\n")[0].splitlines()
     where = dict(row.strip().split(": ", 1) for row in rows)
-    assert where["Where"].strip().startswith("app/demo.py:"), where
+    assert where["Where"].strip().startswith("app/errors/demo.py:"), where
     assert ".venv" not in body.split("\nTraceback")[0] and "site-packages" not in body.split("\nTraceback")[0]
     reference = response.headers["X-Request-ID"]
     assert request_block(body)["Reference"].strip() == reference

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from app import create_app
-from app.observability.alerts.throttle import SqliteStore, list_faults
+from app.observability.fault_store import SqliteStore, list_faults
 from tests.conftest import config_for_tests
 from tests.support.alerting import ADMIN, alert_settings, subject
 from tests.support.outages import database_unreachable

@@ -182,10 +182,10 @@ def page_token(client, path: str = "/") -> str:
 
 
 def test_a_page_token_is_signed_once_a_minute_per_session_and_stays_valid(client, app, make_user, monkeypatch):
-    from app import security
+    from app import templating
 
     signings = []
-    monkeypatch.setattr(security, "generate_csrf", lambda: signings.append(1) or generate_csrf())
+    monkeypatch.setattr(templating, "generate_csrf", lambda: signings.append(1) or generate_csrf())
     tokens = app.jinja_env.globals["csrf_token"]
     now = [1000.0]
     tokens.clock = lambda: now[0]

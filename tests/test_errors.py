@@ -230,7 +230,7 @@ class TestDemoSwitch:
 def test_json_error_body_shape(client):
     response = client.get("/api/nothing")
     request_id = response.headers["X-Request-ID"]
-    detail = "There is nothing at this address."  # app/error_text.py's words, not Werkzeug's (issue 13)
+    detail = "There is nothing at this address."  # app/errors/text.py's words, not Werkzeug's (issue 13)
     assert json.loads(response.get_data()) == {
         "type": "http://localhost/api/problems/not-found",
         "title": "Not found",

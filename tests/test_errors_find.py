@@ -82,7 +82,8 @@ def test_find_prints_the_access_line_the_error_and_its_traceback_from_a_rotated_
         r"client=127\.0\.0\.1",
         output,
     )
-    assert re.search(r"Fault [0-9a-f]{12}: DemoFailure at app/demo\.py:\w+:\d+\n  new, 7 occurrence\(s\)", output)
+    fault_line = r"Fault [0-9a-f]{12}: DemoFailure at app/errors/demo\.py:\w+:\d+\n  new, 7 occurrence\(s\)"
+    assert re.search(fault_line, output)
 
 
 def test_find_points_to_the_traceback_written_for_an_earlier_request(served):

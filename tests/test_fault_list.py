@@ -13,7 +13,8 @@ import pytest
 from app import create_app
 from app.extensions import db
 from app.models import LoginSession, User
-from app.observability.alerts.throttle import AlertThrottle, SqliteStore
+from app.observability.alerts.throttle import AlertThrottle
+from app.observability.fault_store import SqliteStore
 from app.observability.faults import find_fault, mute
 from tests.conftest import config_for_tests
 from tests.support.alerting import alert_settings, subject

@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 
 from app import create_app
 from app.extensions import db
-from app.health import SKIP_ACCESS_LOG, migrations_head
+from app.ops.health import SKIP_ACCESS_LOG, migrations_head
 from tests.conftest import config_for_tests
 from tests.support.servers import ROOT, free_port
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from app.auth.routes import is_safe_next
 from app.observability.logs import one_line
-from app.routes import is_safe_next
 from tests.conftest import PASSWORD
 
 CONTROL_WORDS = "control character"  # the 400 page says what was wrong, in words

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.observability.alerts.throttle import RedisStore, SqliteStore, list_faults
+from app.observability.fault_store import RedisStore, SqliteStore, list_faults
 from tests.conftest import config_for_tests
 from tests.support.alerting import alert_settings, subject
 from tests.support.faulty_views import add_faulty_views

@@ -85,7 +85,8 @@ def test_404s_come_out_in_the_same_format(client, log_lines):
 def test_a_path_with_a_line_break_cannot_forge_a_log_line(client, log_lines):
     response = client.get("/divide%0A2030-01-01T00:00:00.000Z INFO [-] app: forged")
 
-    # Refused before any view (app/input_checks.py); text that does reach a line is escaped (tests/test_input.py).
+    # Refused before any view (app/errors/input_checks.py); text that does reach a line is escaped
+    # (tests/test_input.py).
     assert response.status_code == 400
     assert not any(line.startswith("2030-01-01") for line in log_lines())
 

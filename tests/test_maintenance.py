@@ -7,7 +7,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from app.maintenance import PASS_COOKIE, parse_until
+from app.ops.maintenance import PASS_COOKIE, parse_until
 from tests.support.visitor import page_text
 
 BROWSER = {"Accept": "text/html"}

@@ -5,8 +5,8 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from app import create_app
-from app.db_commands import use_migrations
 from app.extensions import db
+from app.ops.migrations import use_migrations
 from tests.conftest import PASSWORD_HASH, config_for_tests
 from tests.support.schema import drop_everything
 

@@ -6,8 +6,8 @@ from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
 from app import create_app
-from app.db_commands import use_migrations
 from app.extensions import db
+from app.ops.migrations import use_migrations
 from tests.conftest import config_for_tests
 
 

@@ -100,7 +100,7 @@ def test_absurd_page_numbers_are_404_not_500(client, page):
 
 
 def test_nul_character_is_a_400_that_says_so(client, auth, make_user, app):
-    # Refused before any view or query (app/input_checks.py, issue 14).
+    # Refused before any view or query (app/errors/input_checks.py, issue 14).
     auth.login(make_user())
     response = client.post("/", data={"post": "before\x00after"})
     assert response.status_code == 400 and "control character" in response.get_data(as_text=True)

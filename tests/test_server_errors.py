@@ -6,7 +6,7 @@ import pytest
 from flask import g
 from jinja2 import ChoiceLoader, DictLoader
 
-from app.errors import fallback_server_error
+from app.errors.handlers import fallback_server_error
 from tests.conftest import PASSWORD
 from tests.support.outages import database_unreachable
 
@@ -74,7 +74,7 @@ def test_login_while_the_database_is_down_is_a_503_then_works(client, make_user)
 
 
 def test_static_fallback_when_the_500_template_fails(app, client):
-    broken = DictLoader({"500.html": "{% extends 'base.html' %}{% block content %}{{ 1 / 0 }}{% endblock %}"})
+    broken = DictLoader({"errors/500.html": "{% extends 'base.html' %}{% block content %}{{ 1 / 0 }}{% endblock %}"})
     app.jinja_loader  # noqa: B018 - make Flask build its loader before we wrap it
     app.jinja_env.loader = ChoiceLoader([broken, app.jinja_env.loader])
     response = client.get("/demo/error")
@@ -89,7 +89,7 @@ MARKUP_ID = '"><script>alert(1)</script>'
 
 
 def test_static_fallback_never_shows_markup_sent_as_the_request_id(app, client):
-    app.jinja_env.loader = ChoiceLoader([DictLoader({"500.html": "{{ 1 / 0 }}"}), app.jinja_env.loader])
+    app.jinja_env.loader = ChoiceLoader([DictLoader({"errors/500.html": "{{ 1 / 0 }}"}), app.jinja_env.loader])
     response = client.get("/demo/error", headers={"X-Request-ID": MARKUP_ID})
     page = response.get_data(as_text=True)
     assert response.status_code == 500 and "<script>" not in page
@@ -108,7 +108,7 @@ def test_static_fallback_escapes_the_request_id(app):
 
 def test_404_page_failing_falls_back_to_the_500_page(app, client):
     # A failing error page must not end in the server's bare error page.
-    app.jinja_env.loader = ChoiceLoader([DictLoader({"404.html": "{{ 1 / 0 }}"}), app.jinja_env.loader])
+    app.jinja_env.loader = ChoiceLoader([DictLoader({"errors/404.html": "{{ 1 / 0 }}"}), app.jinja_env.loader])
     assert_styled_500(client.get("/nowhere"))
 
 

@@ -1,4 +1,5 @@
-"""The timeout ladder (app/timeouts.py), the request deadline in process (app/deadline.py), and the proxy's pages."""
+"""The timeout ladder (app/ops/timeouts.py), the request deadline in process (app/ops/deadline.py), and the proxy's
+pages."""
 
 import re
 import time
@@ -7,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.timeouts import Ladder, derive
+from app.ops.timeouts import Ladder, derive
 
 UNSET = {"REQUEST_TIMEOUT": None, "DATABASE_TIMEOUT": None, "PROXY_READ_TIMEOUT": 35.0}
 

@@ -1,9 +1,9 @@
-"""The remembered url_for (app/urls.py): the same addresses as Flask's, wherever the app is mounted."""
+"""The remembered url_for (app/templating.py): the same addresses as Flask's, wherever the app is mounted."""
 
 from flask import url_for
 
-from app import urls
-from app.urls import remembered_url_for
+from app import templating
+from app.templating import remembered_url_for
 
 
 def test_an_address_is_remembered_per_script_root(app):
@@ -34,7 +34,7 @@ def test_the_same_answers_as_url_for_with_values_in_any_order(app):
 
 
 def test_past_the_bound_the_oldest_half_is_forgotten(app, monkeypatch):
-    monkeypatch.setattr(urls, "REMEMBERED", 4)
+    monkeypatch.setattr(templating, "REMEMBERED", 4)
     with app.test_request_context("/"):
         for name in ("a", "b", "c", "d", "e"):
             assert remembered_url_for("main.user", username=name) == f"/user/{name}"

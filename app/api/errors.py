@@ -1,23 +1,16 @@
-"""Every API error as RFC 9457 problem details (`application/problem+json`).
+"""The API's own errors, answered as RFC 9457 problem details (app/errors/problem_details.py).
 
 The pattern from the Flask chapter on errors: views raise one exception class, `ApiError`,
 with a status, a safe detail and a payload; one handler turns it into the response. Werkzeug's
-errors under /api (404, 405, 413, 429, the 500) reach `problem_response` through app/errors.py.
+errors under /api (404, 405, 413, 429, the 500) reach `problem_response` through app/errors/handlers.py.
 """
-
-import json
 
 from flask import Blueprint, current_app
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
-from werkzeug.http import HTTP_STATUS_CODES
 
-from app.api.problems import problem_for_status, type_url
 from app.database import is_transient, log_unavailable, rollback_quietly
-from app.error_text import error_text
-from app.observability.request_id import current_request_id
+from app.errors.problem_details import problem
 
-MEDIA_TYPE = "application/problem+json"
 BEARER_CHALLENGE = 'Bearer realm="microblog"'
 
 
@@ -41,31 +34,6 @@ def unauthorized(detail: str, invalid_token: bool = False) -> ApiError:
 def register_error_handlers(bp: Blueprint) -> None:
     bp.register_error_handler(ApiError, handle_api_error)
     bp.register_error_handler(SQLAlchemyError, handle_database_error)
-
-
-def problem(status: int, detail: str, **members):
-    """Build the problem+json response; `code`, `name`, `description` and `request_id` keep older clients working."""
-    kind = problem_for_status(status)
-    request_id = current_request_id()
-    body = {
-        "type": type_url(kind),
-        "title": kind.title,
-        "status": status,
-        "detail": detail,
-        "instance": request_id,
-        **members,
-        "code": status,
-        "name": HTTP_STATUS_CODES.get(status, "Error"),
-        "description": detail,
-        "request_id": request_id,
-    }
-    return current_app.response_class(json.dumps(body), status=status, mimetype=MEDIA_TYPE)
-
-
-def problem_response(error: HTTPException, detail: str | None = None):
-    """Answer a Werkzeug error in the plain words of app/error_text.py, never the instance's (it can carry exception
-    text)."""
-    return problem(error.code or 500, detail or error_text(error).detail)
 
 
 def handle_api_error(error: ApiError):

@@ -14,8 +14,9 @@ from flask import Blueprint, current_app, request
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 from werkzeug.exceptions import BadRequest
 
-from app.api.errors import MEDIA_TYPE, ApiError
+from app.api.errors import ApiError
 from app.api.schemas import Problem, ValidationProblem
+from app.errors.problem_details import MEDIA_TYPE
 
 
 class ResponseMismatch(RuntimeError):

@@ -3,13 +3,13 @@
 import sqlalchemy.orm as so
 from flask import Blueprint, current_app, request, url_for
 
-from app import post_lists
 from app.api.auth import current_api_user, token_required
 from app.api.errors import ApiError
 from app.api.openapi import BEARER, body_errors, json_body, no_content, query_errors, responses, spec
 from app.api.schemas import NewPost, PageQuery, PostLinks, PostOut, PostPage
 from app.api.users import user_or_404
 from app.extensions import db
+from app.main import post_lists
 from app.models import Post
 
 bp = Blueprint("posts", __name__)
@@ -40,7 +40,7 @@ def post_or_404(post_id: int) -> Post:
 
 
 def posts_page(list_posts, *args):
-    """Answer one page of a list from app.post_lists with a Link header to the pages on either side.
+    """Answer one page of a list from app.main.post_lists with a Link header to the pages on either side.
 
     A page past the end is a 404.
     """

@@ -1,103 +1,11 @@
-"""The kinds of problem the API answers with, and the page that explains each one (the `type` of a problem)."""
+"""The page that explains each kind of problem: where a problem's `type` points (the catalog is in
+app/errors/problem_details.py)."""
 
-import re
-from dataclasses import dataclass
+from flask import Blueprint, abort, render_template
 
-from flask import Blueprint, abort, render_template, url_for
-from werkzeug.exceptions import HTTPException, default_exceptions
-from werkzeug.http import HTTP_STATUS_CODES
+from app.errors.problem_details import find_problem
 
 bp = Blueprint("problems", __name__)
-GENERIC_SLUG = re.compile(r"http-([1-5][0-9]{2})")
-
-
-@dataclass(frozen=True)
-class ProblemType:
-    """What went wrong, in words a client developer can act on."""
-
-    slug: str
-    status: int
-    title: str
-    explanation: str
-
-
-CATALOG = {
-    problem.slug: problem
-    for problem in [
-        ProblemType(
-            "malformed-json", 400, "Malformed JSON", "The request body is not valid JSON. Send one JSON object."
-        ),
-        ProblemType(
-            "unauthorized",
-            401,
-            "Authentication required",
-            "Send `Authorization: Bearer <token>`. Get a token with `POST /api/tokens` and HTTP Basic "
-            "(your username and password). Tokens expire; a revoked or expired token gets this answer too.",
-        ),
-        ProblemType("forbidden", 403, "Forbidden", "The resource exists but is not yours to change."),
-        ProblemType("not-found", 404, "Not found", "Nothing lives at this address: no such user, post or page."),
-        ProblemType(
-            "method-not-allowed", 405, "Method not allowed", "This address does not take that method; see `Allow`."
-        ),
-        ProblemType("conflict", 409, "Conflict", "The username or email is taken. Choose another one and send again."),
-        ProblemType("body-too-large", 413, "Request body too large", "The body is over the size limit (1 MiB)."),
-        ProblemType(
-            "unsupported-media-type",
-            415,
-            "Unsupported media type",
-            "Send the body as JSON with `Content-Type: application/json`.",
-        ),
-        ProblemType(
-            "validation-failed",
-            422,
-            "Validation failed",
-            "The JSON is well formed but some fields are wrong. `errors` lists each one: `pointer` is a JSON "
-            "Pointer (RFC 6901) to the field in your body (or `parameter` names a query parameter), `detail` says "
-            "what is wrong.",
-        ),
-        ProblemType(
-            "rate-limited",
-            429,
-            "Too many requests",
-            "This token (or, without a token, this address) sent too many requests. Wait `Retry-After` seconds.",
-        ),
-        ProblemType(
-            "server-error",
-            500,
-            "Internal server error",
-            "Something failed on our side and has been logged. Quote `instance` (the request id) when you report it.",
-        ),
-        ProblemType(
-            "unavailable",
-            503,
-            "Service unavailable",
-            "The database cannot be reached for the moment. Nothing was changed; send again after `Retry-After`.",
-        ),
-    ]
-}
-BY_STATUS = {problem.status: problem for problem in CATALOG.values()}
-
-
-def problem_for_status(status: int) -> ProblemType:
-    """Return the catalog's problem for `status`, or a generic one named after the status."""
-    if status in BY_STATUS:
-        return BY_STATUS[status]
-    name = HTTP_STATUS_CODES.get(status, "Error")
-    exception = default_exceptions.get(status, HTTPException)
-    return ProblemType(f"http-{status}", status, name, exception.description or name)
-
-
-def type_url(problem: ProblemType) -> str:
-    return url_for("api.problems.page", slug=problem.slug, _external=True)
-
-
-def find_problem(slug: str) -> ProblemType | None:
-    if slug in CATALOG:
-        return CATALOG[slug]
-    generic = GENERIC_SLUG.fullmatch(slug)
-    if generic and int(generic.group(1)) in HTTP_STATUS_CODES:
-        return problem_for_status(int(generic.group(1)))
-    return None
 
 
 @bp.route("/problems/<slug>")
@@ -106,4 +14,4 @@ def page(slug: str):
     problem = find_problem(slug)
     if problem is None:
         abort(404)
-    return render_template("api_problem.html", title=problem.title, problem=problem)
+    return render_template("api/problem.html", title=problem.title, problem=problem)

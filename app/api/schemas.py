@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from app.forms import PASSWORD_MAX
+from app.main.pagination import MAX_OFFSET
 from app.models import ABOUT_ME_MAX, EMAIL_MAX, POST_MAX, USERNAME_MAX, normalize_email
-from app.pagination import MAX_OFFSET
 
 # The registration form's rule (app.models.USERNAME_PATTERN) in the syntax of pydantic's regex engine,
 # where `$` matches only at the very end. ASCII is its own NFKC form: a full-width name is refused.

@@ -5,9 +5,9 @@ from flask import Blueprint, current_app
 from app.api.auth import basic_auth_user, current_token, token_required
 from app.api.openapi import BASIC, BEARER, no_content, responses, spec
 from app.api.schemas import TokenOut
+from app.auth.limits import account_form_limit
 from app.extensions import db, limiter
 from app.models import Token
-from app.security import account_form_limit
 
 bp = Blueprint("tokens", __name__)
 

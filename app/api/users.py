@@ -9,11 +9,12 @@ from app.api.errors import ApiError
 from app.api.openapi import BEARER, body_errors, json_body, no_content, responses, spec
 from app.api.schemas import NewUser, UserLinks, UserOut
 from app.extensions import db
-from app.models import Post, User
+from app.models import Post, User, commit_unless_taken
 
 bp = Blueprint("users", __name__)
 USERNAME_TAKEN = "This username is taken. Choose another one."
 EMAIL_TAKEN = "An account with this email address already exists."
+TAKEN = {"username": ("/username", USERNAME_TAKEN), "email": ("/email", EMAIL_TAKEN)}  # (JSON pointer, message)
 
 
 def user_or_404(username: str) -> User:
@@ -45,9 +46,9 @@ def user_out(user: User) -> UserOut:
 def taken_field(new_user: NewUser) -> tuple[str, str] | None:
     """Return (JSON pointer, message) for the username or email another account has, if any."""
     if User.by_username(new_user.username) is not None:
-        return "/username", USERNAME_TAKEN
+        return TAKEN["username"]
     if User.by_email(new_user.email) is not None:
-        return "/email", EMAIL_TAKEN
+        return TAKEN["email"]
     return None
 
 
@@ -70,12 +71,9 @@ def create_user():
     user = User(username=new_user.username, email=new_user.email, about_me=new_user.about_me)
     user.set_password(new_user.password)
     db.session.add(user)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Another request took the name or email between our check and our commit: the constraint decides.
-        db.session.rollback()
-        raise conflict(taken_field(new_user) or ("/username", USERNAME_TAKEN)) from None
+    taken = commit_unless_taken(new_user.username, new_user.email)  # another request may have been quicker
+    if taken:
+        raise conflict(TAKEN[taken])
     return user_out(user), 201, {"Location": url_for("api.users.get_user", username=user.username)}
 
 

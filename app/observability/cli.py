@@ -2,7 +2,7 @@
 
 `flask errors`: find a request in the logs by its id; list, show, mute and resolve the faults. They
 read the alert state and the log files only, never the application database, so they work while the
-database is the fault. The web side adds `flask errors pages` (app/cli.py).
+database is the fault. The error pages add `flask errors pages` (app/errors/proxy_pages.py).
 """
 
 import json
@@ -23,7 +23,7 @@ from flask.cli import AppGroup
 
 from app.observability.alerts import mail_handler
 from app.observability.alerts.mail import AlertMailHandler, capture
-from app.observability.alerts.throttle import Fault
+from app.observability.fault_store import Fault
 from app.observability.faults import (
     NoSuchFault,
     all_faults,

@@ -1,7 +1,7 @@
-"""The fault list: every fault the alert state remembers, for `flask errors` and the admin page.
+"""The fault list: every fault the fault store remembers, for `flask errors` and the admin page.
 
-It reads and changes the same records as the throttle (alerts/throttle.py), in the same
-transactions, outside the application database: the list works while the database is the fault.
+It reads and changes the same records as the alert throttle (alerts/throttle.py), in the same store
+(fault_store.py), outside the application database: the list works while the database is the fault.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 from flask import Flask, g, has_request_context
 
-from app.observability.alerts.throttle import (
+from app.observability.fault_store import (
     FEEDBACK_KEPT,
     HOUR,
     HOURS_KEPT,

@@ -14,7 +14,7 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-# One fault however many pages hit it: a busy, unreachable or read-only database (app/errors.py).
+# One fault however many pages hit it: a busy, unreachable or read-only database (app/errors/handlers.py).
 DATABASE_UNAVAILABLE = digest("database unavailable")
 
 

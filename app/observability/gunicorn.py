@@ -15,13 +15,14 @@ import time
 from flask import Flask
 from gunicorn.glogging import Logger
 
-from app.observability import inflight, init_observability
+from app import observability
+from app.observability import inflight
 from app.observability.fingerprint import digest
 from app.observability.logs import JsonFormatter, RequestIdFilter, TextFormatter, one_line, utc_timestamp
 from app.observability.scrub import MASK, known_secrets, scrub_text, scrub_url
 from config import Config
 
-# Set by app/health.py on the WSGI environ of requests to keep out of the access log.
+# Set by app/ops/health.py on the WSGI environ of requests to keep out of the access log.
 SKIP_ACCESS_LOG = "microblog.skip_access_log"
 ACCESS_FIELDS = ("method", "path", "status", "bytes", "duration_ms", "pid", "client", "user_agent")
 
@@ -167,7 +168,7 @@ def reporter() -> Flask:
         app = Flask("app")
         app.config.from_object(Config)
         app.config["LOG_STARTUP"] = False  # no "Microblog startup" from the master
-        init_observability(app)
+        observability.init_app(app)
         _reporter.append(app)
     return _reporter[0]
 

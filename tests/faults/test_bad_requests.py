@@ -177,7 +177,7 @@ def test_raw_invalid_utf8_bytes_in_a_form_body_are_a_400(post_as_author, author,
 
 
 # Werkzeug alone would keep an undecodable %XX escape as literal text and turn an undecodable byte into
-# U+FFFD, storing something the user did not write; app/input_checks.py refuses such requests instead.
+# U+FFFD, storing something the user did not write; app/errors/input_checks.py refuses such requests instead.
 @pytest.mark.parametrize(
     "fields",
     [b"post=caf%C3%28", b"post=%FF%FEhello", {"post": b"hi\xff"}],
@@ -197,7 +197,7 @@ def test_invalid_utf8_escapes_in_a_query_string_are_refused(site):
     assert 400 <= response.status < 500
 
 
-TOO_LONG = re.compile(r"Use (\d+ characters or fewer|between 1 and \d+ characters)")  # app/form_messages.py
+TOO_LONG = re.compile(r"Use (\d+ characters or fewer|between 1 and \d+ characters)")  # app/forms.py
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.maintenance import PASS_COOKIE
+from app.ops.maintenance import PASS_COOKIE
 from tests.faults.conftest import HTML, site_env
 from tests.support.servers import ROOT
 from tests.support.visitor import Visitor, page_text

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from app.proxy_pages import write_proxy_pages
+from app.errors.proxy_pages import write_proxy_pages
 from tests.support.nginx import check_config, nginx, write_config
 from tests.support.servers import stop
 

@@ -4,8 +4,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import upgrade
 
-from app.db_commands import use_migrations
 from app.extensions import db
+from app.ops.migrations import use_migrations
 
 
 def migrate_fresh(app: Flask) -> None:

@@ -4,10 +4,11 @@ The path runs one way:
 
     AlertHandler.emit      in the thread that logs: fingerprint; a repeat in a known window is only
                            counted; any other record is captured and submitted
-    BackgroundWorker       worker.py: one thread per process, a bounded queue
-    AlertThrottle.decide   throttle.py: the shared state says mail now, fold, or hold (hourly cap);
-                           muted and resolved faults are counted quietly; a regression is mailed
-    AlertMailHandler       mail.py: render, scrub, send over SMTP; a failed delivery is logged
+    BackgroundWorker       ../worker.py: one thread per process, a bounded queue
+    AlertThrottle.decide   throttle.py: the shared state (../fault_store.py) says mail now, fold, or
+                           hold (hourly cap); muted and resolved faults are counted quietly; a
+                           regression is mailed
+    AlertMailHandler       mail.py: render, scrub, send over SMTP (../smtp.py); a failed delivery is logged
 
 Between records the worker writes the counted repeats to the shared state and sends the
 follow-ups whose window has ended. `flask alerts test` sends a test alert the same way.
@@ -21,13 +22,14 @@ import time
 from flask import Flask
 
 from app.observability.alerts.mail import AlertFormatter, AlertMailHandler, capture, follow_up_record
-from app.observability.alerts.throttle import AlertThrottle, state_store
-from app.observability.alerts.worker import BackgroundWorker
+from app.observability.alerts.throttle import AlertThrottle
+from app.observability.fault_store import state_store
 from app.observability.faults import note_request_fault, release_of
 from app.observability.fingerprint import record_fingerprint
 from app.observability.logs import install
 from app.observability.request_id import current_request_id
 from app.observability.scrub import known_secrets
+from app.observability.worker import BackgroundWorker
 
 log = logging.getLogger("app.alerts")
 
@@ -67,7 +69,7 @@ class AlertHandler(logging.Handler):
         self.mailer = mailer
         self.throttle = throttle
         self.queue_size = queue_size
-        self.worker = BackgroundWorker(self.process, self.between, queue_size, on_start=throttle.forget_local)
+        self.worker = BackgroundWorker(self.process, self.between, queue_size, throttle.forget_local, "alert-worker")
         self.round = min(max(throttle.window / 10, 0.05), 5.0)  # how often follow-ups are looked for
         self.next_round = 0.0
         self.dropped = 0

@@ -15,12 +15,9 @@ quoted-printable line break and `grep` finds it in the raw mail.
 from __future__ import annotations
 
 import logging
-import smtplib
 import socket
-import ssl
 import sys
 import traceback
-from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -28,7 +25,7 @@ from logging.handlers import SMTPHandler
 
 from flask import current_app, has_request_context, request
 
-from app.observability.alerts.throttle import Fault
+from app.observability.fault_store import Fault
 from app.observability.fingerprint import (
     innermost_application_place,
     innermost_package_place,
@@ -47,6 +44,7 @@ from app.observability.scrub import (
     scrub_text,
     scrub_url,
 )
+from app.observability.smtp import smtp_session
 
 SUBJECT_PREFIX = "[Microblog"  # "[Microblog production web-1] ...": the environment and the host follow
 SUBJECT_MAX = 120
@@ -330,22 +328,3 @@ def duration(seconds: float) -> str:
     """Say a window's length the way a person would: "10 minutes", "1 second"."""
     amount, unit = (seconds / 60, "minute") if seconds >= 60 and seconds % 60 == 0 else (seconds, "second")
     return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
-
-
-@contextmanager
-def smtp_session(host: str, port: int, implicit_tls: bool, starttls: bool, credentials, timeout: float):
-    """Open an SMTP session: implicit TLS, or STARTTLS when asked; then log in with (user, password) if given.
-
-    Shared by the alert mails and the site's own mail to its users (app/mail.py).
-    """
-    context = ssl.create_default_context()
-    if implicit_tls:
-        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=timeout)
-    with smtp:
-        if starttls and not implicit_tls:
-            smtp.starttls(context=context)
-        if credentials:
-            smtp.login(*credentials)
-        yield smtp

@@ -1,0 +1,161 @@
+"""The microblog's pages: the timeline, explore, profiles, following; avatars and the site's icon."""
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.database import is_transient
+from app.extensions import db
+from app.forms import USERNAME_TAKEN, EditProfileForm, EmptyForm, PostForm
+from app.main import post_lists
+from app.main.avatars import identicon_svg
+from app.models import POST_MAX, Post, Profile, User, commit_unless_taken
+
+bp = Blueprint("main", __name__, cli_group=None)  # `flask seed` (app/main/cli.py) is a top-level command
+
+
+@bp.before_app_request
+def record_last_seen() -> None:
+    if request.url_rule is None:
+        return  # no page matched (a 404 or 405 from the router): nothing here needs the user
+    if request.blueprint in ("health", "feedback", "admin"):
+        # Health checks and the 500 page's feedback answer without the database, cookie or not;
+        # the admin pages load the user themselves and answer 503 when the database is down.
+        return
+    if current_user.is_authenticated and current_user.touch_last_seen(current_app.config["LAST_SEEN_INTERVAL"]):
+        try:
+            db.session.commit()
+        except SQLAlchemyError as error:
+            if not is_transient(error):
+                raise
+            # "Last seen" can wait: a busy database must not cost the user a page it can still read.
+            db.session.rollback()
+            current_app.logger.info("Last seen not recorded for user %s: the database is busy", current_user.id)
+
+
+def page_number() -> int:
+    return request.args.get("page", 1, type=int)
+
+
+def posts_page(list_posts, *args):
+    """Return the page the query string asks for of a list from app.main.post_lists."""
+    return list_posts(*args, page_number(), current_app.config["POSTS_PER_PAGE"])
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required
+def index():
+    form = None  # a plain visit shows the plain HTML box (_post_form.html)
+    if request.method == "POST":
+        form = PostForm()
+        if form.validate_on_submit():
+            db.session.add(Post(body=form.post.data, author=current_user))
+            db.session.commit()
+            flash("Your post is now live!")
+            return redirect(url_for("main.index"))
+    page = posts_page(post_lists.timeline, current_user.id)
+    return render_template("index.html", title="Home", form=form, post_max=POST_MAX, page=page, endpoint="main.index")
+
+
+@bp.route("/explore")
+def explore():
+    page = posts_page(post_lists.explore)
+    return render_template("explore.html", title="Explore", page=page, endpoint="main.explore")
+
+
+def user_or_404(username: str) -> User:
+    """Return the user with this name in any letter case, or answer 404."""
+    person = User.by_username(username)
+    if person is None:
+        abort(404)
+    return person
+
+
+@bp.route("/user/<username>")
+def user(username: str):
+    viewer_id = current_user.id if current_user.is_authenticated else None
+    person = Profile.of(username, viewer_id)
+    if person is None:
+        abort(404)
+    page = posts_page(post_lists.by_user, person.id)
+    return render_template(
+        "user.html",
+        title=person.username,
+        user=person,
+        page=page,
+        followers_count=person.followers_count,
+        following_count=person.following_count,
+        is_following=person.viewer_follows,
+        endpoint="main.user",
+        endpoint_args={"username": person.username},
+    )
+
+
+@bp.route("/edit_profile", methods=["GET", "POST"])
+@login_required
+def edit_profile():
+    form = EditProfileForm(current_user.username)
+    if form.validate_on_submit():
+        current_user.username = form.username.data
+        current_user.about_me = form.about_me.data
+        if commit_unless_taken(form.username.data) is None:
+            flash("Your changes have been saved.")
+            return redirect(url_for("main.edit_profile"))
+        form.username.errors.append(USERNAME_TAKEN)
+    elif request.method == "GET":
+        form.username.data = current_user.username
+        form.about_me.data = current_user.about_me
+    return render_template("edit_profile.html", title="Edit profile", form=form)
+
+
+@bp.route("/follow/<username>", methods=["POST"])
+@login_required
+def follow(username: str):
+    return change_following(username, follow=True)
+
+
+@bp.route("/unfollow/<username>", methods=["POST"])
+@login_required
+def unfollow(username: str):
+    return change_following(username, follow=False)
+
+
+def change_following(username: str, follow: bool):
+    """Follow or unfollow `username` for the current user and go back to their profile."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("main.index"))
+    person = user_or_404(username)
+    if person.id == current_user.id:
+        flash("You cannot follow yourself.")
+    elif follow:
+        current_user.follow(person)
+        db.session.commit()
+        flash(f"You are following {person.username}.")
+    else:
+        current_user.unfollow(person)
+        db.session.commit()
+        flash(f"You are not following {person.username}.")
+    return redirect(url_for("main.user", username=person.username))
+
+
+@bp.route("/avatar/<digest>.svg")
+def avatar(digest: str):
+    svg = identicon_svg(digest, request.args.get("s", 128, type=int))
+    response = Response(svg, mimetype="image/svg+xml")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
+
+
+def favicon():
+    """Answer /favicon.ico, which browsers and feed readers ask for by habit, with the site's icon (not a 404)."""
+    response = current_app.send_static_file("favicon.svg")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
+
+
+# An app-wide endpoint, "favicon", like "static": a file rather than a page, which planned downtime serves
+# with the static files (app/ops/maintenance.py).
+bp.record_once(lambda state: state.app.add_url_rule("/favicon.ico", "favicon", favicon))

@@ -1,0 +1,25 @@
+"""The operator's switches: the timeout ladder, planned downtime, the request deadline, health and readiness,
+and the migrations.
+
+    timeouts.py      every inner timeout shorter than the one outside it, derived from gunicorn's
+    maintenance.py   `flask maintenance on|off|status`: a 503 page that says when the site is back
+    deadline.py      a request past REQUEST_TIMEOUT fails like any other error, before gunicorn kills it
+    health.py        /healthz and /readyz for the process manager and the load balancer (blueprint "health")
+    migrations.py    `flask db`, and the migrations' head that /readyz compares
+
+It imports the base layer, app/errors/ (its pages are error pages) and app/observability/; never the views.
+"""
+
+from flask import Flask
+
+from app.ops import deadline, maintenance, migrations, timeouts
+from app.ops.health import bp as health_bp
+
+
+def init_app(app: Flask) -> None:
+    """Settle the timeouts, then answer planned downtime and arm the deadline before any other step of a request."""
+    timeouts.init_app(app)  # first: the deadline here and the database engine read the ladder
+    maintenance.init_app(app)  # before anything reads the form or the database
+    deadline.init_app(app)  # the deadline covers the other before_request steps too
+    app.register_blueprint(health_bp)
+    migrations.init_app(app)
