@@ -66,14 +66,14 @@ class Config:
     LAST_SEEN_INTERVAL = env_int("LAST_SEEN_INTERVAL", 60)
     # scrypt with N=2^13 (8 MiB a check), r=8, p=10: one of OWASP's equivalents of its minimum for scrypt
     # (N=2^17, r=8, p=1). Werkzeug's default, N=2^15 and p=1, does a quarter of that work and takes 32 MiB
-    # a check, which a worker then keeps: a third of its memory (issue 15). A login with a hash made
+    # a check, which a worker then keeps: a third of its memory. A login with a hash made
     # another way rehashes the password with this one.
     PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD") or "scrypt:8192:8:10"
     # "production" refuses development switches such as DEMO_ERRORS.
     ENV_NAME = os.environ.get("MICROBLOG_ENV", "development")
     DEMO_ERRORS = env_bool("DEMO_ERRORS")
 
-    # Logging and alerts (issue 4): on when not in debug; in tests only with LOG_IN_TESTS.
+    # Logging and alerts: on when not in debug; in tests only with LOG_IN_TESTS.
     LOG_IN_TESTS = env_bool("LOG_IN_TESTS")
     LOG_DIR = os.environ.get("LOG_DIR") or str(BASE_DIR / "logs")
     LOG_MAX_BYTES = env_int("LOG_MAX_BYTES", 10 * 1024 * 1024)
@@ -104,7 +104,7 @@ class Config:
     ALERT_STATE_URL = os.environ.get("ALERT_STATE_URL", "")  # redis://...; empty: a SQLite file on this host
     ALERT_STATE_PATH = os.environ.get("ALERT_STATE_PATH", "")  # empty: instance/alert-state.sqlite3
     ALERT_STATE_PREFIX = os.environ.get("ALERT_STATE_PREFIX", "microblog:alerts:")
-    # The operator's side (issue 16): the release faults are seen in (empty: app/version.py), where gunicorn
+    # The operator's side: the release faults are seen in (empty: app/version.py), where gunicorn
     # writes its access log when not to stdout (read by `flask errors find`), and the 500 page's feedback form.
     RELEASE = os.environ.get("RELEASE", "")
     ACCESS_LOG = os.environ.get("ACCESS_LOG", "")
@@ -112,7 +112,7 @@ class Config:
     SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
     SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT") or ENV_NAME
 
-    # Error pages and planned downtime (issue 13): the address people may write to (shown when set), the
+    # Error pages and planned downtime: the address people may write to (shown when set), the
     # maintenance switch's file (empty: instance/maintenance.json) and the addresses that pass it.
     CONTACT_EMAIL = os.environ.get("CONTACT_EMAIL", "")
     MAINTENANCE_FILE = os.environ.get("MAINTENANCE_FILE", "")
@@ -131,7 +131,7 @@ class Config:
     PASSWORD_RESET_MAX_AGE = env_int("PASSWORD_RESET_MAX_AGE", 3600)  # seconds a reset link works (once)
     ACCOUNT_MAIL_QUEUE_SIZE = env_int("ACCOUNT_MAIL_QUEUE_SIZE", 100)  # reset and registration mails waiting
 
-    # Production (issue 5)
+    # Behind a proxy, and limits on what one client can ask
     # How many proxies in front of the app set each X-Forwarded-* header; 0 trusts none (a forged one is ignored).
     PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)
     PROXY_FIX_X_PROTO = env_int("PROXY_FIX_X_PROTO", 0)
@@ -154,16 +154,16 @@ class Config:
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX") or "microblog"  # apart from other apps on Redis
     HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)  # sent only when SESSION_COOKIE_SECURE says the site is https
 
-    # The JSON API (issue 12)
+    # The JSON API
     API_TOKEN_TTL = env_int("API_TOKEN_TTL", 3600)  # seconds a bearer token lives
     # Per bearer token (per client address without one); shared across workers and hosts only with Redis.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT") or "300 per minute"
 
-    # The timeout ladder (issue 10, app/ops/timeouts.py): database < request deadline < gunicorn < proxy.
+    # The timeout ladder (app/ops/timeouts.py): database < request deadline < gunicorn < proxy.
     # Unset: derived from gunicorn's effective worker timeout; outside gunicorn no deadline, a 5 s busy wait.
     REQUEST_TIMEOUT = env_seconds("REQUEST_TIMEOUT")  # 0 turns the deadline off
     DATABASE_TIMEOUT = env_seconds("DATABASE_TIMEOUT")
-    PROXY_READ_TIMEOUT = env_seconds("PROXY_READ_TIMEOUT") or 35.0  # what deploy/nginx/microblog.conf says
+    PROXY_READ_TIMEOUT = env_seconds("PROXY_READ_TIMEOUT") or 35.0  # what deploy/nginx/microblog-proxy.conf says
 
 
 class TestConfig(Config):

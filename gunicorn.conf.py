@@ -71,7 +71,7 @@ control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or None
 control_socket_disable = control_socket is None
 
 
-# Server hooks (issue 10): what the app cannot see for itself once a worker is stuck or gone.
+# Server hooks: what the app cannot see for itself once a worker is stuck or gone.
 # The imports are inside the hooks so that reading this file does not load the app.
 
 

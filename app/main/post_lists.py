@@ -1,6 +1,6 @@
 """The lists of posts the pages and the API show: explore, a timeline, one user's posts.
 
-They are read lean (issue 15): one Core query of the six columns a list shows, built once at import
+They are read lean: one Core query of the six columns a list shows, built once at import
 with its values as bound parameters, and plain rows instead of ORM objects; each author's avatar is
 worked out once per page, not once per post. Through the ORM, with a joined load of every author, a
 page's query cost three times as much CPU as the database's own work on it.

