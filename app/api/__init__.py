@@ -2,6 +2,15 @@
 
 The API is a blueprint of blueprints, one per concern. It carries no cookies and so needs no CSRF
 token; it is rate limited per bearer token (per address without one).
+
+    tokens.py, users.py, posts.py   the operations, thin handlers over the models and services
+    auth.py                         HTTP Basic for a token, bearer tokens for the rest
+    schemas.py, openapi.py          pydantic models: request validation and the OpenAPI document
+    errors.py                       ApiError, answered as problem details (app/errors/problem_details.py)
+    problems.py                     the page each problem type's URL points to
+
+It imports the base layer, app/auth/ and app/main/ (their services: limits, the lists of posts),
+app/errors/ and app/observability/; nothing imports it but create_app.
 """
 
 from flask import Blueprint, current_app

@@ -15,8 +15,8 @@ import time
 from flask import Flask
 from gunicorn.glogging import Logger
 
-from app import observability
 from app.observability import inflight
+from app.observability import init_app as init_observability
 from app.observability.fingerprint import digest
 from app.observability.logs import JsonFormatter, RequestIdFilter, TextFormatter, one_line, utc_timestamp
 from app.observability.scrub import MASK, known_secrets, scrub_text, scrub_url
@@ -168,7 +168,7 @@ def reporter() -> Flask:
         app = Flask("app")
         app.config.from_object(Config)
         app.config["LOG_STARTUP"] = False  # no "Microblog startup" from the master
-        observability.init_app(app)
+        init_observability(app)
         _reporter.append(app)
     return _reporter[0]
 
