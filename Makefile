@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run dev seed serve test lint clean bench e2e mailserver
+.PHONY: run dev seed serve test test-quick tools services lint clean bench e2e mailserver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,10 +38,20 @@ seed: $(VENV)/.runtime .env  ## fill the database with demo users, posts and fol
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed
 
-test: $(VENV)/.dev  ## run the test suite (SQLite; TEST_DATABASE_URL for PostgreSQL)
+test: tools services $(VENV)/.dev  ## every test, on SQLite (TEST_DATABASE_URL for PostgreSQL); a missing program fails its tests
 	$(BIN)/pytest
 
-e2e: $(VENV)/.dev  ## only the browser tests (Debian's Chromium: apt-get install chromium)
+test-quick: services $(VENV)/.dev  ## the suite without the programs missing here: their tests are skipped, counted at the end
+	TEST_QUICK=1 $(BIN)/pytest
+
+# Scripts rather than recipes (see each): .ci/run calls these two targets once, before its two passes of `make test`.
+tools:  ## install Chromium, nginx, wrk and systemd-analyze when missing (root on Debian), else name them and stop
+	@.ci/tools
+
+services:  ## start PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) when installed but down (root)
+	@.ci/services
+
+e2e: tools $(VENV)/.dev  ## only the browser tests (tests/e2e: Chromium, nginx, wrk)
 	$(BIN)/pytest tests/e2e
 
 bench: $(VENV)/.dev  ## load benchmark: gunicorn + SQLite under wrk (or Python), prints the table; BENCH_ARGS=--help
@@ -50,8 +60,8 @@ bench: $(VENV)/.dev  ## load benchmark: gunicorn + SQLite under wrk (or Python),
 mailserver: $(VENV)/.dev  ## a local SMTP server on localhost:8025 that prints every mail (run the app with MAIL_SERVER=localhost MAIL_PORT=8025)
 	$(BIN)/python -m aiosmtpd -n -l localhost:8025 -c aiosmtpd.handlers.Debugging
 
-lint: $(VENV)/.dev
+lint: $(VENV)/.dev  ## ruff check
 	$(BIN)/ruff check .
 
-clean:
+clean:  ## remove the virtualenv and the tool caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Post, User, utcnow
 from config import TestConfig
+from tests.support import tools
 from tests.support.faulty_views import add_faulty_views
 
 PASSWORD = "correct horse battery"
@@ -156,3 +157,21 @@ def shared_state(request):
     for key in store.scan_iter(prefix + "*"):
         store.delete(key)
     store.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Report the tests make test-quick left out at one place, so that `-ra` prints one line a program."""
+    report = yield
+    if report.skipped and tools.left_out([report]):
+        report.longrepr = (tools.__file__, None, report.longrepr[2])
+    return report
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session):
+    """Under make test-quick, end the run (after pytest's own summary) by saying what it left out."""
+    yield
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if tools.QUICK and reporter:
+        reporter.write_line(tools.left_out_summary(tools.left_out(reporter.stats.get("skipped", []))))

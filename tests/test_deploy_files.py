@@ -3,21 +3,19 @@
 nginx's files are run for real in tests/faults/test_nginx.py.
 """
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.support.servers import ROOT
+from tests.support.tools import require
 
 UNIT = ROOT / "deploy" / "systemd" / "microblog.service"
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed on this machine")
 def test_systemd_accepts_the_unit(tmp_path):
-    """`systemd-analyze verify` where it runs; the unit's paths point at a copy of this checkout's tools."""
+    """`systemd-analyze verify`; the unit's paths point at a copy of this checkout's tools."""
+    systemd_analyze = require("systemd-analyze")
     home = tmp_path / "srv"
     (home / ".venv" / "bin").mkdir(parents=True)
     for tool in ("gunicorn", "flask"):
@@ -29,7 +27,7 @@ def test_systemd_accepts_the_unit(tmp_path):
         unit = unit.replace(old, new)
     (tmp_path / "microblog.service").write_text(unit)
 
-    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "microblog.service")],
+    result = subprocess.run([systemd_analyze, "verify", str(tmp_path / "microblog.service")],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
 
     assert result.returncode == 0 and result.stderr == "", result.stderr

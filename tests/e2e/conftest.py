@@ -1,4 +1,4 @@
-"""Browser tests: real gunicorn on loopback, driven by Debian's Chromium through Playwright.
+"""Browser tests: real gunicorn on loopback, driven by Debian's Chromium (CHROMIUM_PATH) through Playwright.
 
 Every page a test opens is watched: a console error, an uncaught page error, or a request to any
 host but 127.0.0.1 fails the test.
@@ -23,8 +23,8 @@ from playwright.sync_api import (
 )
 
 from tests.support.servers import ROOT, Server, gunicorn
+from tests.support.tools import require
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -72,29 +72,16 @@ def live_server(server_env, tmp_path_factory) -> Server:
         yield server
 
 
-NO_CHROMIUM = f"browser tests need Chromium at {CHROMIUM}: enable them with `apt-get install chromium`"
-
-
 @pytest.fixture(scope="session")
 def playwright() -> Playwright:
-    if not CHROMIUM.exists():
-        pytest.skip(NO_CHROMIUM)
+    require("chromium")  # before Playwright starts its driver
     with sync_playwright() as p:
         yield p
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    """Report every browser test skipped for want of Chromium at one place, so `-ra` prints one line."""
-    report = yield
-    if report.skipped and isinstance(report.longrepr, tuple) and report.longrepr[2].endswith(NO_CHROMIUM):
-        report.longrepr = (__file__, 0, report.longrepr[2])
-    return report
-
-
 @pytest.fixture(scope="session")
 def browser(playwright) -> Browser:
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    browser = playwright.chromium.launch(executable_path=require("chromium"), args=CHROMIUM_ARGS)
     yield browser
     browser.close()
 

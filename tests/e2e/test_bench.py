@@ -11,6 +11,7 @@ import pytest
 
 from bench import bench, load
 from tests.support.servers import ROOT, gunicorn
+from tests.support.tools import require
 
 WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:34331/nope
   2 threads and 4 connections
@@ -46,10 +47,10 @@ def test_the_python_load_generator_measures_a_real_server(tmp_path):
     assert missing.unexpected == missing.requests > 0
 
 
-@pytest.mark.skipif(not load.WRK, reason="wrk is not installed (.ci/run installs it)")
 def test_wrk_sends_each_users_cookie_in_turn_and_counts_any_other_status(tmp_path):
     """A real wrk against a loopback server that answers 200 to two of three users and 302 to the third
     (a lost session): each cookie arrives, and the 302s are counted though wrk calls 3xx a success."""
+    require("wrk")
     seen = collections.Counter()
 
     class Handler(http.server.BaseHTTPRequestHandler):

@@ -8,7 +8,6 @@ logs and temporary files in the test's folder, master process on, and is stopped
 
 import getpass
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -18,8 +17,8 @@ from pathlib import Path
 
 from tests.support.servers import ROOT, free_port
 from tests.support.smtp import self_signed_certificate
+from tests.support.tools import require
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SITE = ROOT / "deploy" / "nginx" / "microblog.conf"
 SNIPPET = ROOT / "deploy" / "nginx" / "microblog-proxy.conf"
 
@@ -85,16 +84,18 @@ http {{
 
 
 def check_config(config: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([NGINX, "-t", "-p", str(config.parent), "-c", str(config)], capture_output=True, text=True)
+    command = [require("nginx"), "-t", "-p", str(config.parent), "-c", str(config)]
+    return subprocess.run(command, capture_output=True, text=True)
 
 
 @contextmanager
 def nginx(folder: Path, upstream_port: int, pages: Path, read_timeout: str | None = None):
     """Run nginx in front of 127.0.0.1:`upstream_port`; yield an Nginx."""
+    binary = require("nginx")
     config, http_port, https_port = write_config(folder, upstream_port, pages, read_timeout)
     checked = check_config(config)
     assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(config)], stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([binary, "-p", str(folder), "-c", str(config)], stderr=subprocess.DEVNULL)
     try:
         wait_for_port(https_port, process)
         yield Nginx(f"https://127.0.0.1:{https_port}", f"http://127.0.0.1:{http_port}", folder, config)
