@@ -27,7 +27,7 @@ HTML = {"Accept": "text/html"}
 
 
 def admin_connection() -> psycopg.Connection:
-    """Connect to the PostgreSQL server of this machine (started by .ci/run); fail, never skip, if it is down."""
+    """Connect to the PostgreSQL server of this machine (`make services` starts it); fail, never skip, if down."""
     return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
 
 
