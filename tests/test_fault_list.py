@@ -21,7 +21,7 @@ from tests.support.alerting import alert_settings, subject
 from tests.support.faulty_views import add_faulty_views
 from tests.support.outages import database_unreachable
 from tests.support.visitor import csrf_token
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_until
 
 REFERENCE_FIELD = re.compile(r'name="reference" type="hidden" value="([^"]+)"')
 
@@ -41,7 +41,7 @@ def flask(app, *args: str):
 def window_over(app, fingerprint: str) -> None:
     """Wait until the fault's window in the shared state has ended: its next occurrence starts a new one."""
     ends = find_fault(fault_store(app), fingerprint).window_start + app.config["ALERT_WINDOW"]
-    wait_for(lambda _: time.time() >= ends, str, what=f"the end of the window of fault {fingerprint}")
+    wait_until(lambda: time.time() >= ends, what=f"the end of the window of fault {fingerprint}")
 
 
 def the_fingerprint(app) -> str:

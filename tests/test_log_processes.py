@@ -20,7 +20,7 @@ from tests.support.alerting import alert_settings, subject
 from tests.support.faulty_views import add_faulty_views
 from tests.support.servers import gunicorn
 from tests.support.smtp import black_hole
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for, wait_until
 
 pytestmark = pytest.mark.slow
 WORKERS = 4
@@ -252,7 +252,7 @@ def test_an_error_storm_on_gunicorn_is_mailed_with_every_occurrence_counted(tmp_
         fingerprint = inbox.wait_for(1)[0]["X-Microblog-Fingerprint"]
         occurrences_counted(state, fingerprint, errors, timeout=20)  # an occurrence counted twice adds to them
         # The last window's follow-up is claimed once every worker has written its counts (the claim delay).
-        wait_for(lambda _: not list_faults(state)[0].repeats, str, 10.0, what="no repeats left for a follow-up")
+        wait_until(lambda: not list_faults(state)[0].repeats, what="no repeats left for a follow-up")
         mails_taken_arrived(state, inbox)
         told = occurrences_told(inbox)
 

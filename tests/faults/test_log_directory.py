@@ -18,7 +18,7 @@ import pytest
 from tests.faults.conftest import HTML
 from tests.support.outages import replaced_by_directory
 from tests.support.visitor import Visitor
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 ALERT_WINDOW = 1  # seconds: each fault below gets its own alert mail rather than a follow-up
@@ -67,7 +67,7 @@ def test_requests_are_answered_while_the_log_cannot_be_written(site, mail_inbox,
     lost = "\n".join(site.log.records())
     assert f"[{name}-0]" not in lost  # written nowhere while the file could not take it
     # Past the alert window of every full record so far, so that the next error is logged as a new occurrence.
-    wait_for(lambda _: time.time() >= last_error + ALERT_WINDOW, str, what="the end of the alert window")
+    wait_until(lambda: time.time() >= last_error + ALERT_WINDOW, what="the end of the alert window")
     answer = visitor.get("/demo/error", headers={**HTML, "X-Request-ID": f"{name}-after"})
     assert answer.status == 500
     site.log.wait_for(rf"ERROR \[{name}-after\] app: Exception on /demo/error")  # logging resumed by itself

@@ -10,9 +10,9 @@ from email.message import EmailMessage
 
 from flask import Flask
 
-from app.observability.alerts.throttle import Fault, RedisStore, SqliteStore, list_faults
+from app.observability.alerts.throttle import RedisStore, SqliteStore, list_faults
 from tests.support.smtp import Inbox
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_until
 
 
 def alerts_processed(app: Flask, timeout: float = 10.0) -> None:
@@ -35,14 +35,16 @@ def follow_ups_claimed(app: Flask, timeout: float = 10.0) -> None:
     """
     handler = app.extensions["alerts"]
     due = time.monotonic() + handler.throttle.window + handler.throttle.claim_delay
-    wait_for(lambda _: handler.next_round - handler.round >= due, str, handler.throttle.window + timeout,
-             what="the alert worker's first round after the window")  # fmt: skip
+    # A round sets next_round as it begins: the latest began at next_round - round.
+    what = "the alert worker's round after the window"
+    wait_until(lambda: handler.next_round - handler.round >= due, handler.throttle.window + timeout, what)
     alerts_processed(app, timeout)  # that round has finished, and sent what it claimed
 
 
-def occurrences_counted(store: SqliteStore | RedisStore, fingerprint: str, occurrences: int,
-                        timeout: float = 15.0) -> Fault:  # fmt: skip
-    """Return the fault once the shared state counts `occurrences` of it (or more), written by any process.
+def occurrences_counted(
+    store: SqliteStore | RedisStore, fingerprint: str, occurrences: int, timeout: float = 15.0
+) -> None:
+    """Wait until the shared state counts `occurrences` of the fault (or more), written by any process.
 
     A process decides on an occurrence (mail it, fold it) in the change that counts it, or counts it in
     memory as a repeat of a window it knows, which can only make a follow-up. Once all are counted, no
@@ -52,9 +54,7 @@ def occurrences_counted(store: SqliteStore | RedisStore, fingerprint: str, occur
     def count() -> int:
         return sum(fault.count for fault in list_faults(store) if fault.fingerprint == fingerprint)
 
-    wait_for(lambda _: count() >= occurrences, lambda: f"{count()} counted", timeout,
-             what=f"{occurrences} occurrences of fault {fingerprint} in the shared state")  # fmt: skip
-    return next(fault for fault in list_faults(store) if fault.fingerprint == fingerprint)
+    wait_until(lambda: count() >= occurrences, timeout, f"{occurrences} occurrences of {fingerprint} in the state")
 
 
 def mails_taken_arrived(store: SqliteStore | RedisStore, inbox: Inbox, timeout: float = 15.0) -> list[EmailMessage]:
