@@ -16,11 +16,16 @@ from markupsafe import Markup
 UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
 
 
+def utc_now() -> datetime:
+    """Return the time relative times are counted from: one function, so that a test can set the clock."""
+    return datetime.now(UTC)
+
+
 def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
     """Say how long ago `moment` was, in words: "3 minutes ago", "just now"."""
     if moment is None:
         return "never"
-    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    seconds = int(((now or utc_now()) - moment).total_seconds())
     for name, length in UNITS:
         count = seconds // length
         if count > 0:
@@ -61,7 +66,7 @@ class RenderedLists:
         self.lock = threading.Lock()
 
     def render(self, page, endpoint: str, endpoint_args: dict | None = None) -> Markup:
-        now = datetime.now(UTC)
+        now = utc_now()
         shown = tuple(
             (post.id, post.body, post.timestamp, post.author.username, post.author.avatar_digest)
             + (relative_time(post.timestamp, now),)

@@ -13,6 +13,7 @@ import pytest
 from app import create_app
 from app.observability.alerts.mail import block
 from tests.conftest import config_for_tests
+from tests.support.alert_progress import alerts_processed
 from tests.support.alerting import alert_settings
 from tests.support.smtp import smtp_server
 from tests.support.waiting import wait_for
@@ -60,13 +61,14 @@ def request_block(body: str) -> dict[str, str]:
     return dict(row.strip().split(":", 1) for row in rows)
 
 
-def test_a_field_name_with_a_line_break_is_refused_before_it_can_reach_a_mail(client, inbox):
+def test_a_field_name_with_a_line_break_is_refused_before_it_can_reach_a_mail(client, inbox, app):
     forged = "comment\n  Client:     198.51.100.1\n  User:       1 (admin)\nx"
 
     response = client.get("/demo/error", data={forged: "hello"})
 
     assert response.status_code == 400
-    inbox.stays_at(0, 0.5)
+    alerts_processed(app)
+    inbox.exactly(0)
 
 
 def test_a_value_with_control_characters_cannot_forge_lines_in_the_mail(client, inbox):

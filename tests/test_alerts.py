@@ -12,6 +12,7 @@ import redis
 from app import create_app
 from app.observability.fault_store import SqliteStore, list_faults
 from tests.conftest import config_for_tests
+from tests.support.alert_progress import alerts_processed, follow_ups_claimed
 from tests.support.alerting import ADMIN, alert_settings, subject
 from tests.support.outages import database_unreachable
 from tests.support.secrets import PLANTED_DB_PASSWORD, PLANTED_PASSWORD, PLANTED_TOKEN
@@ -125,7 +126,7 @@ def test_a_subject_stays_on_one_line_and_within_120_characters(client, inbox, ap
 
 
 @settings(ALERT_WINDOW=1.5)
-def test_repeats_of_a_fault_fold_into_one_threaded_follow_up(client, inbox):
+def test_repeats_of_a_fault_fold_into_one_threaded_follow_up(client, inbox, app):
     for _ in range(10):
         assert client.get("/boom").status_code == 500
 
@@ -134,10 +135,11 @@ def test_repeats_of_a_fault_fold_into_one_threaded_follow_up(client, inbox):
     assert "occurred 9 more times between" in follow_up.get_content()
     assert follow_up["Subject"] == "Re: " + first["Subject"]
     assert follow_up["In-Reply-To"] == first["Message-ID"] == follow_up["References"]
-    inbox.stays_at(2, 2.0)  # a quiet window sends nothing more
+    follow_ups_claimed(app)  # the window the follow-up started passes quiet: it sends nothing more
+    inbox.exactly(2)
 
 
-def test_two_faults_send_two_mails(client, inbox):
+def test_two_faults_send_two_mails(client, inbox, app):
     for path in ("/boom", "/other", "/boom", "/other"):
         client.get(path)
 
@@ -145,7 +147,8 @@ def test_two_faults_send_two_mails(client, inbox):
     kinds = sorted(mail["Subject"].split(":")[0] for mail in mails)
     assert kinds == [subject("RuntimeError"), subject("ValueError")]
     assert mails[0]["X-Microblog-Fingerprint"] != mails[1]["X-Microblog-Fingerprint"]
-    inbox.stays_at(2, 0.5)
+    alerts_processed(app)
+    inbox.exactly(2)
 
 
 @settings(ALERTS_PER_HOUR=1)
@@ -155,7 +158,8 @@ def test_the_hourly_cap_holds_mails_back_and_says_so(client, inbox, app):
     client.get("/other")
 
     wait_for_log(app, "Alert held back by the cap of 1 mails an hour: " + subject("ValueError"))
-    inbox.stays_at(1, 0.5)
+    alerts_processed(app)
+    inbox.exactly(1)
 
 
 @settings(MAIL_TO_BLACK_HOLE=True, MAIL_TIMEOUT=10)
@@ -227,7 +231,8 @@ def test_alerts_are_still_sent_when_the_shared_state_is_out_of_reach(client, inb
     [mail] = inbox.wait_for(1)
     assert "shared state unavailable: this process decided alone" in mail.get_content()
     assert "Alert state unavailable" in log_text(app)
-    inbox.stays_at(1, 0.3)  # this process still throttles its own repeats
+    alerts_processed(app)
+    inbox.exactly(1)  # this process still throttles its own repeats
 
 
 @settings(ALERT_STATE_URL="redis://127.0.0.1:6379/0", ALERT_STATE_PREFIX=f"microblog-test-{uuid.uuid4().hex}:")
@@ -236,7 +241,8 @@ def test_redis_holds_the_shared_state_when_configured(client, inbox, app):
     client.get("/boom")
 
     inbox.wait_for(1)
-    inbox.stays_at(1, 0.3)
+    alerts_processed(app)
+    inbox.exactly(1)
     store = redis.Redis.from_url(app.config["ALERT_STATE_URL"])
     faults_key = app.config["ALERT_STATE_PREFIX"] + "faults"
     try:

@@ -9,6 +9,7 @@ from flask import render_template_string
 from flask_wtf.csrf import generate_csrf
 
 from app.forms import PostForm
+from tests.support.signing_clock import signing_clock_moved
 from tests.support.visitor import csrf_token
 
 # What a browser sends with a form from the site's own page (the expired-form page refills only those).
@@ -72,13 +73,11 @@ def test_expired_login_form_keeps_the_name_but_not_the_password(client, make_use
 
 
 def test_token_past_its_time_limit_is_the_expired_page(client, app, make_user):
-    import time
-
     app.config["WTF_CSRF_TIME_LIMIT"] = 1
     login_with_token(client, make_user())
     token = csrf_token(client.get("/").get_data(as_text=True))
-    time.sleep(2.1)  # past the one-second limit; only a lower bound matters here
-    response = client.post("/", data={"post": "typed before lunch", "csrf_token": token}, headers=SAME_ORIGIN)
+    with signing_clock_moved(2):  # sent two seconds later: past the one-second limit
+        response = client.post("/", data={"post": "typed before lunch", "csrf_token": token}, headers=SAME_ORIGIN)
     assert response.status_code == 400
     assert "typed before lunch" in response.get_data(as_text=True)
 
@@ -213,13 +212,14 @@ def test_a_page_token_is_its_own_sessions(app, make_user):
 
 
 def test_a_short_time_limit_shortens_the_reuse(client, app, make_user):
-    import time
-
     app.config["WTF_CSRF_TIME_LIMIT"] = 1  # reused for a sixtieth of it at most: never an expired token
     other = make_user()
     login_with_token(client, make_user())
+    now = [1000.0]
+    app.jinja_env.globals["csrf_token"].clock = lambda: now[0]
     first = page_token(client)
-    time.sleep(1.2)  # past the limit; only a lower bound matters here
-    fresh = page_token(client)
-    assert fresh != first
-    assert client.post(f"/follow/{other.username}", data={"csrf_token": fresh}).status_code == 302
+    now[0] += 2  # past the limit, for the page tokens' reuse and for itsdangerous alike
+    with signing_clock_moved(2):
+        fresh = page_token(client)
+        assert fresh != first
+        assert client.post(f"/follow/{other.username}", data={"csrf_token": fresh}).status_code == 302

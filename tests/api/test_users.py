@@ -6,7 +6,12 @@ import urllib.error
 import urllib.request
 
 import pytest
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash
 
+from app.extensions import db
+from app.models import User
+from config import TestConfig
 from tests.api.conftest import assert_problem, count_users
 
 NEW_USER = {"username": "bea", "email": "bea@example.com", "password": "long enough"}
@@ -30,10 +35,18 @@ def test_a_taken_username_or_email_is_a_409_pointing_at_it(client, make_user, fi
     assert body["errors"][0]["pointer"] == f"/{field}"
 
 
-def test_the_password_is_stored_hashed_and_logs_in(client):
-    client.post("/api/users", json=NEW_USER)
-    response = client.post("/login", data={"username": "bea", "password": "long enough"})
-    assert response.status_code == 302
+def test_the_password_is_stored_hashed_and_logs_in(client, app):
+    assert client.post("/api/users", json=NEW_USER).status_code == 201
+
+    # Read before logging in: a login replaces a hash made another way, which would hide it.
+    with app.app_context():
+        stored = db.session.scalar(sa.select(User.password_hash).where(User.username == "bea"))
+    assert stored.startswith(TestConfig.PASSWORD_HASH_METHOD + "$")
+    assert NEW_USER["password"] not in stored
+    assert check_password_hash(stored, NEW_USER["password"])
+    response = client.post("/login", data={"username": "bea", "password": NEW_USER["password"]})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert client.get("/").status_code == 200  # home itself, not a way to the login page: logged in
 
 
 def test_profile_has_the_counts(client, make_user, make_post, ann, ann_auth):

@@ -108,4 +108,8 @@ def test_while_the_database_is_down_pages_fail_politely_then_recover_without_a_r
     assert not [line for line in site.log.records() if "500 page failed to render" in line]
     [mail] = inbox.wait_for(1)
     assert "OperationalError" in mail["Subject"]
-    inbox.stays_at(1, seconds=1.0)  # the outage's repeats are grouped, not mailed one by one
+    # The outage's repeats are grouped, not mailed one by one. Room for a wrong second mail: each worker
+    # decides in its alert thread, which this test cannot flush, and the module's server runs on. The shared
+    # state shows those decisions only with the repeats each worker counted, written at its next round: up
+    # to 5 s with this window, against a second here.
+    inbox.stays_at(1, seconds=1.0)

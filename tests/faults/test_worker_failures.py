@@ -97,6 +97,9 @@ def test_a_request_stuck_in_python_gets_the_503_page_a_log_record_and_one_alert(
     [mail] = alerts_about(inbox, "RequestDeadlineExceeded")
     assert mail["X-Request-ID"] == "stuck-html"
     assert "in stuck_in_python" in mail.get_content()
+    # Room for a wrong second mail: each worker decides in its alert thread, which this test cannot flush, and
+    # the module's server runs on. The shared state shows those decisions only with the repeats each worker
+    # counted, written at its next round: up to 5 s with this window, against half a second here.
     inbox.stays_at(len(inbox.messages()), 0.5)
     assert len(alerts_about(inbox, "RequestDeadlineExceeded", timeout=0)) == 1  # three timeouts, one fault, one mail
 

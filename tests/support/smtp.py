@@ -42,12 +42,24 @@ class Inbox:
             time.sleep(0.02)
         return self.messages()
 
-    def stays_at(self, count: int, seconds: float) -> list[EmailMessage]:
-        """Wait `seconds`, then return the messages, failing if more than `count` arrived."""
-        time.sleep(seconds)
+    def exactly(self, count: int) -> list[EmailMessage]:
+        """Return the messages, failing unless exactly `count` have arrived.
+
+        Call it once no more can come: a negative cannot be awaited, but the moment after which nothing can
+        be sent usually can (the sender's queue processed, its process exited; tests/support/alert_progress.py).
+        """
         messages = self.messages()
         assert len(messages) == count, [message["Subject"] for message in messages]
         return messages
+
+    def stays_at(self, count: int, seconds: float) -> list[EmailMessage]:
+        """Wait `seconds`, then return the messages, failing unless exactly `count` arrived.
+
+        The last resort, for a sender the test can neither wait on nor stop (a shared server's workers):
+        the caller says why.
+        """
+        time.sleep(seconds)
+        return self.exactly(count)
 
 
 @contextmanager

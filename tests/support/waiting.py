@@ -1,4 +1,4 @@
-"""Wait for a line to appear in a log or a server's output that is written after the response."""
+"""Wait for what happens after the response: a line in a log or a server's output, or any other condition."""
 
 import re
 import time
@@ -20,6 +20,11 @@ def wait_for(expected: Expected, source: Callable[[], str], timeout: float = 10.
             raise AssertionError(f"{wanted} did not appear within {timeout} s:\n{text[-4000:]}")
         time.sleep(0.05)
     return text
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "the condition") -> None:
+    """Return once `condition()` holds; fail after `timeout` seconds, naming `what` was awaited."""
+    wait_for(lambda _: condition(), lambda: "", timeout, what)
 
 
 def holds(expected: Expected, text: str) -> bool:
