@@ -1,4 +1,4 @@
-"""Accounts through real gunicorn, where the encoding of a form body and the access log matter (issue 14).
+"""Accounts through real gunicorn, where the encoding of a form body and the access log matter.
 
 On a SQLite file, or on TEST_DATABASE_URL when set (the PostgreSQL pass).
 """

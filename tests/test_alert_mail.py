@@ -1,4 +1,4 @@
-"""What an alert mail may say (issue 14, items 5 and 6) and how it reads (issue 13, item 5).
+"""What an alert mail may say and how it reads.
 
 Every mail is received by a real SMTP server (aiosmtpd) on loopback; the raw bytes it received are
 read where the transfer encoding matters. The Host header through real gunicorn is in

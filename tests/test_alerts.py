@@ -91,11 +91,11 @@ def test_an_error_mails_the_admins_all_they_need_to_act(client, auth, make_user,
         "Method:     POST",
         "URL:        http://localhost/boom?page=2&token=********",
         "Endpoint:   boom",
-        "Client:     127.0.0.x",  # personal data cut to what on-call needs (issue 14)
+        "Client:     127.0.0.x",  # personal data cut to what on-call needs
         "User agent: pytest-agent 1",
         "Referer:    http://localhost/explore",
         f"User:       {user.id} (Алёна)",
-        f"Reference:  {response.headers['X-Request-ID']}",  # the page's word (issue 13)
+        f"Reference:  {response.headers['X-Request-ID']}",  # the page's word
         f"Host:        {socket.gethostname()} (pid {os.getpid()})",
         "Version:     Microblog 1.0.0",
         "Occurrences: 1, the first in this window",
@@ -261,7 +261,7 @@ def test_a_database_outage_is_mailed_and_names_the_user_without_a_query(client, 
     with database_unreachable(app):
         response = client.get("/explore")
 
-    assert response.status_code == 503  # a database that cannot be reached is a 503, not a 500 (issue 11)
+    assert response.status_code == 503  # a database that cannot be reached is a 503, not a 500
     [mail] = inbox.wait_for(1)
     assert "OperationalError" in mail["Subject"]
     assert f"User:       {user.id}\n" in mail.get_content()  # the id from the session; the name was never loaded

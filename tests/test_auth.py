@@ -24,7 +24,7 @@ def test_register_creates_account_and_redirects_to_login(client, app):
 
 
 def test_register_with_taken_username_is_a_form_error(client, make_user):
-    # A taken email is not (issue 14): the form answers as for a new one and mails the owner
+    # A taken email is not: the form answers as for a new one and mails the owner
     # (tests/test_enumeration.py). Usernames are public on every profile anyway.
     make_user(username="taken", email="taken@example.com")
     response = register(client, username="taken")

@@ -154,7 +154,7 @@ class FormShape(HTMLParser):
 
 
 def test_the_plain_post_box_is_the_same_form_as_the_post_form(app, client, make_user):
-    """Home shows the post box as plain HTML on a visit (issue 15) and as the PostForm after a failed post."""
+    """Home shows the post box as plain HTML on a visit and as the PostForm after a failed post."""
     login_with_token(client, make_user())
     home = client.get("/").get_data(as_text=True)
     plain = FormShape(home).shape

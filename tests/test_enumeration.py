@@ -1,4 +1,4 @@
-"""Login and registration tell a stranger nothing about which accounts exist (issue 14, finding 6/item 7)."""
+"""Login and registration tell a stranger nothing about which accounts exist."""
 
 import statistics
 import time

@@ -1,4 +1,4 @@
-"""Every error page in plain words (issue 13): its title and heading say what happened, what to do next is said,
+"""Every error page in plain words: its title and heading say what happened, what to do next is said,
 and no status number, jargon or Werkzeug sentence is shown. JSON answers keep their machine fields."""
 
 import re

@@ -14,7 +14,7 @@ from app.extensions import db
 from tests.conftest import config_for_tests
 
 MARKER = "leak-marker-7f3a"
-BEHIND_A_PROXY = {"PROXY_FIX_X_FOR": 1}  # only a proxy of ours may set X-Request-ID (issue 14); the test plays it
+BEHIND_A_PROXY = {"PROXY_FIX_X_FOR": 1}  # only a proxy of ours may set X-Request-ID; the test plays it
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 CLIENTS = {
     "browser": ({"Accept": BROWSER}, "html"),
@@ -80,7 +80,7 @@ def test_error_matrix(client, code, client_kind):
     request_id = response.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
     if expected == "json":
-        # Under /api the body is an RFC 9457 problem (issue 12); its older members stay for clients that read them.
+        # Under /api the body is an RFC 9457 problem; its older members stay for clients that read them.
         assert response.mimetype == ("application/problem+json" if client_kind == "api-path" else "application/json")
         body = response.get_json()
         assert body["code"] == code and body["request_id"] == request_id
@@ -89,7 +89,7 @@ def test_error_matrix(client, code, client_kind):
         assert response.mimetype == "text/html"
         page = response.get_data(as_text=True)
         assert 'class="navbar-brand"' in page and "bootstrap.min.css" in page  # the site's layout
-        assert f"Error {code}" not in page and request_id in page  # plain words, no status number (issue 13)
+        assert f"Error {code}" not in page and request_id in page  # plain words, no status number
         assert re.search(r"<title>[^<]+ · Microblog</title>", page) and re.search(r"<h1[^>]*>[^<]+</h1>", page)
     if code == 405:
         assert "POST" in response.headers["Allow"]
@@ -230,7 +230,7 @@ class TestDemoSwitch:
 def test_json_error_body_shape(client):
     response = client.get("/api/nothing")
     request_id = response.headers["X-Request-ID"]
-    detail = "There is nothing at this address."  # app/errors/text.py's words, not Werkzeug's (issue 13)
+    detail = "There is nothing at this address."  # app/errors/text.py's words, not Werkzeug's
     assert json.loads(response.get_data()) == {
         "type": "http://localhost/api/problems/not-found",
         "title": "Not found",

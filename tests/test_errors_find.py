@@ -77,7 +77,7 @@ def test_find_prints_the_access_line_the_error_and_its_traceback_from_a_rotated_
     assert re.search(rf"microblog\.log\.\d+:\d+\n  \S+ ERROR \[{first}\] app: Exception on /demo/error \[GET\]", output)
     assert "Traceback (most recent call last):" in output and "DemoFailure: Demo failure requested" in output
     assert re.search(
-        # gunicorn's access record in the app's layout (issue 10)
+        # gunicorn's access record in the app's layout
         rf"access\.log:\d+ \(access log\)\n  \S+ INFO \[{first}\] gunicorn\.access: GET /demo/error 500 .* "
         r"client=127\.0\.0\.1",
         output,
@@ -89,7 +89,7 @@ def test_find_prints_the_access_line_the_error_and_its_traceback_from_a_rotated_
 def test_find_points_to_the_traceback_written_for_an_earlier_request(served):
     folder, ids = served
     answers = [find(folder, request_id) for request_id in ids["later"]]
-    # A repeat in a window is a short line in microblog-repeats.log that points back to its fault (issue 11).
+    # A repeat in a window is a short line in microblog-repeats.log that points back to its fault.
     gated = [
         (code, output)
         for request_id, (code, output) in zip(ids["later"], answers, strict=True)

@@ -1,4 +1,4 @@
-"""A failed form says so plainly and to screen readers (issue 13): "Error: " before the title, a summary at the
+"""A failed form says so plainly and to screen readers: "Error: " before the title, a summary at the
 top that links to each field in error, aria-invalid and aria-describedby on the fields, messages in plain words."""
 
 import re

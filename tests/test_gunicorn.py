@@ -78,7 +78,7 @@ def test_gunicorn_refuses_to_start_without_a_real_secret_key(deployment_env, key
 
 
 def test_access_log_carries_the_request_id_and_leaves_out_health_checks(tmp_path, deployment_env, site_db):
-    behind_a_proxy = {**deployment_env, "PROXY_FIX_X_FOR": "1"}  # whose X-Request-ID is believed (issue 14)
+    behind_a_proxy = {**deployment_env, "PROXY_FIX_X_FOR": "1"}  # whose X-Request-ID is believed
     with gunicorn(tmp_path, behind_a_proxy, workers=1) as server:
         visitor = Visitor(server.url)
         assert visitor.get("/healthz").status == 200

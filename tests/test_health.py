@@ -126,7 +126,7 @@ def alembic_head(migrations: Path) -> str:
 
 
 def test_the_migrations_head_is_alembics_without_alembic(app, tmp_path):
-    """/readyz reads the newest migration from the files (issue 15: no Alembic in a worker); Alembic agrees."""
+    """/readyz reads the newest migration from the files (no Alembic in a worker); Alembic agrees."""
     shipped = Path(app.root_path).parent / "migrations"
     assert migrations_head(app.root_path) == alembic_head(shipped) == "0006"
     # A tree with a merge: "m" names two parents, as `flask db merge` writes it.
@@ -140,7 +140,7 @@ def test_the_migrations_head_is_alembics_without_alembic(app, tmp_path):
 
 def test_a_worker_imports_neither_alembic_nor_redis(tmp_path):
     """Alembic (10 MB) and, without Redis configured, its client (6 MB): a worker's app, a page and /readyz run
-    without them (issue 15: a worker under 80 MB); `flask db` still loads Flask-Migrate and its commands."""
+    without them (a worker under 80 MB); `flask db` still loads Flask-Migrate and its commands."""
     code = (
         "import sys\n"
         "from app import create_app\n"

@@ -1,4 +1,4 @@
-"""Control characters and file parts in requests (issue 14, item 4): a 400 in plain words before any query.
+"""Control characters and file parts in requests: a 400 in plain words before any query.
 
 The same requests against real gunicorn, on SQLite and PostgreSQL, are in tests/faults/test_request_input.py.
 """

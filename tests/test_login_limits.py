@@ -1,4 +1,4 @@
-"""Login limits count failures per account and per address; failures and refusals are logged (issue 14, item 8)."""
+"""Login limits count failures per account and per address; failures and refusals are logged."""
 
 import logging
 

@@ -1,4 +1,4 @@
-"""Planned downtime (issue 13): `flask maintenance on/off`, the 503 page that says when the site is back,
+"""Planned downtime: `flask maintenance on/off`, the 503 page that says when the site is back,
 health checks that keep answering, and the team's way through."""
 
 import json

@@ -1,4 +1,4 @@
-"""Changing a password, and resetting a forgotten one by mail through a real SMTP server (issue 14, finding 3/4)."""
+"""Changing a password, and resetting a forgotten one by mail through a real SMTP server."""
 
 import logging
 import re

@@ -141,7 +141,7 @@ def test_requests_in_flight_get_the_503_page_and_the_next_ones_succeed(tmp_path,
         output = server.output()
 
     assert killed >= 4
-    assert [status for status, _ in answers] == [503] * 4  # a lost connection: try again (issue 11)
+    assert [status for status, _ in answers] == [503] * 4  # a lost connection: try again
     for _, page in answers:
         assert "Please try again in a few seconds" in page
         assert "terminating connection" not in page and "psycopg" not in page and "SELECT" not in page

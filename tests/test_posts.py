@@ -29,7 +29,7 @@ def test_posting_shows_the_post_on_home_and_explore(client, auth, make_user, app
 
 def test_empty_and_overlong_posts_are_refused_and_the_text_kept(client, auth, make_user, app):
     auth.login(make_user())
-    assert "Please fill this in." in client.post("/", data={"post": ""}).get_data(as_text=True)  # plain (issue 13)
+    assert "Please fill this in." in client.post("/", data={"post": ""}).get_data(as_text=True)  # plain
     long_text = "x" * 281
     page = client.post("/", data={"post": long_text}).get_data(as_text=True)
     assert "280" in page and long_text in page
@@ -65,7 +65,7 @@ def test_pagination_edges(client, app, make_user, make_post):
         make_post(author, f"post number {n}", minutes_ago=n)
     first = client.get("/explore").get_data(as_text=True)
     assert "post number 0" in first and "post number 2" not in first
-    assert "/explore?page=2" in first and "Newer posts" not in first  # no disabled link on the first page (issue 13)
+    assert "/explore?page=2" in first and "Newer posts" not in first  # no disabled link on the first page
     last = client.get("/explore?page=3").get_data(as_text=True)
     assert "post number 4" in last and "/explore?page=4" not in last
     assert client.get("/explore?page=4").status_code == 404
@@ -100,7 +100,7 @@ def test_absurd_page_numbers_are_404_not_500(client, page):
 
 
 def test_nul_character_is_a_400_that_says_so(client, auth, make_user, app):
-    # Refused before any view or query (app/errors/input_checks.py, issue 14).
+    # Refused before any view or query (app/errors/input_checks.py).
     auth.login(make_user())
     response = client.post("/", data={"post": "before\x00after"})
     assert response.status_code == 400 and "control character" in response.get_data(as_text=True)

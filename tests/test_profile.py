@@ -86,7 +86,7 @@ def test_edit_profile_race_on_commit_is_a_form_error_not_a_500(client, auth, mak
 def test_edit_profile_limits_match_columns(client, auth, make_user):
     auth.login(make_user())
     page = client.post("/edit_profile", data={"username": "u" * 65, "about_me": "a" * 141}).get_data(as_text=True)
-    assert page.count("characters or fewer") == 2  # app/forms.py (issue 13)
+    assert page.count("characters or fewer") == 2  # app/forms.py
     assert User.__table__.c.username.type.length == 64
     assert User.__table__.c.about_me.type.length == 140
 

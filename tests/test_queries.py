@@ -49,7 +49,7 @@ def test_statement_count_does_not_grow_with_posts(app, client, auth, make_user, 
 
 
 def test_a_logged_in_404_asks_the_database_nothing_and_keeps_the_menu(app, client, auth, make_user):
-    """A mistyped address costs no query (issue 15): the menu comes from the session, as on the 5xx pages."""
+    """A mistyped address costs no query: the menu comes from the session, as on the 5xx pages."""
     me = make_user()
     auth.login(me)
     client.get("/")  # a page that loads the user: it keeps the name the menu shows in the session
@@ -85,7 +85,7 @@ WHOLE_TABLE = ("SCAN followers", "SCAN user", "Seq Scan on followers", 'Seq Scan
 
 @pytest.mark.parametrize("page", ["/", "/explore", "/user/{other}"])
 def test_no_page_reads_a_whole_table_to_count_or_find_follows(app, client, auth, make_user, page):
-    """A page's cost must not grow with the site: a profile's follower count read every follow (issue 15)."""
+    """A page's cost must not grow with the site: a profile's follower count read every follow."""
     me, other = make_user(), make_user()
     auth.login(me)
     client.post(f"/follow/{other.username}")
@@ -107,7 +107,7 @@ SORTS_ALL_FOUND = ("USE TEMP B-TREE FOR ORDER BY", "Sort Key", "Sort  (")
 
 
 def test_a_profile_reads_its_newest_posts_without_sorting_all_of_them(app, client, auth, make_user, make_post):
-    """A prolific author's profile must not sort every post they wrote to show 25 (issue 15)."""
+    """A prolific author's profile must not sort every post they wrote to show 25."""
     me = make_user()
     auth.login(me)
     for n in range(3):

@@ -140,7 +140,7 @@ class TestOverHttps:
     def test_cookies_are_secure_and_hsts_is_sent(self, auth, make_user):
         response = auth.login(make_user("ann"), remember_me="y")
         set_cookies = response.headers.getlist("Set-Cookie")
-        # login_device: this browser has logged in to ann before (issue 14's login limits); Secure like the others.
+        # login_device: this browser has logged in to ann before (for the login limits); Secure like the others.
         assert sorted(cookie.split("=")[0] for cookie in set_cookies) == ["login_device", "remember_token", "session"]
         for cookie in set_cookies:
             assert "; Secure" in cookie and "; HttpOnly" in cookie and "; SameSite=Lax" in cookie, cookie

@@ -1,4 +1,4 @@
-"""The error pages hold when the database is the fault (a 503 since issue 11), and when even a template fails."""
+"""The error pages hold when the database is the fault (a 503), and when even a template fails."""
 
 import re
 
@@ -43,7 +43,7 @@ def test_logged_in_user_gets_the_503_page_while_the_database_is_down(client, aut
     assert client.get("/").status_code == 200
     with database_unreachable(client.application):
         page = assert_styled_503(client.get("/"))
-        # The menu's name comes from the session: loading the user would have failed (issue 13).
+        # The menu's name comes from the session: loading the user would have failed.
         assert f'href="/user/{user.username}">Profile</a>' in page
         assert_styled_503(client.get("/explore", headers={"Accept": "text/html"}))
         json_response = client.get("/explore", headers={"Accept": "application/json"})

@@ -1,4 +1,4 @@
-"""Sessions that can be revoked: logout, log out everywhere, a new cookie at each login (issue 14, finding 3)."""
+"""Sessions that can be revoked: logout, log out everywhere, a new cookie at each login."""
 
 from datetime import UTC, datetime, timedelta
 

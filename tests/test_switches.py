@@ -1,4 +1,4 @@
-"""Switches and settings that must not weaken a deployment (issue 14, item 9).
+"""Switches and settings that must not weaken a deployment.
 
 DEMO_ERRORS only in an environment named on the allow-list; a SECRET_KEY long enough to sign with;
 no cache keeps a logged-in page or a cookie; files the site creates are not readable by other users.

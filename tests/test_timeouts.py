@@ -77,7 +77,7 @@ def test_flask_errors_pages_writes_self_contained_pages(runner, tmp_path):
     assert result.exit_code == 0, result.output
     for code in (502, 503, 504):
         page = (tmp_path / "pages" / f"{code}.html").read_text()
-        assert f"Error {code}" not in page and '<!--# echo var="request_id" default="-" -->' in page  # issue 13
+        assert f"Error {code}" not in page and '<!--# echo var="request_id" default="-" -->' in page
         assert re.search(r"<title>[^<]+ · Microblog</title>", page)
         assert "<script" not in page and "<link" not in page and "sourceMappingURL" not in page
         assert ".navbar" in page  # Bootstrap's CSS, inline

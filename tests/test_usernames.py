@@ -1,4 +1,4 @@
-"""Usernames and emails that cannot pass for someone else's (issue 14, finding 1)."""
+"""Usernames and emails that cannot pass for someone else's."""
 
 import pytest
 import sqlalchemy as sa

@@ -1,4 +1,4 @@
-"""Every page and every error page passes axe-core with no violation, at desktop and phone width (issue 13).
+"""Every page and every error page passes axe-core with no violation, at desktop and phone width.
 
 The pages are opened in Chromium against real gunicorn, as a visitor and as a logged-in user, with their
 forms failed on purpose; each error page's screenshot is kept in artifacts/screenshots/a11y-*.png.

@@ -1,4 +1,4 @@
-"""Accounts in a real browser: change the password, reset it by mail, log out everywhere (issue 14)."""
+"""Accounts in a real browser: change the password, reset it by mail, log out everywhere."""
 
 import re
 

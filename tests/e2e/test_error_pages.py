@@ -58,7 +58,7 @@ def test_an_expired_form_is_a_400_page_that_keeps_the_typed_post(visitor, page, 
         page.get_by_role("button", name="Post").click()
     assert answer.value.status == 400
     expect(page.get_by_role("heading", name="This form has expired")).to_be_visible()
-    # The label the form showed (issue 13: the expired-form page shows each field as its form did).
+    # The label the form showed: the expired-form page shows each field as its form did.
     expect(page.get_by_label("Say something")).to_have_value("Typed before lunch, sent after.")
     expect(page.get_by_text(f"Reference: {answer.value.header_value('x-request-id')}")).to_be_visible()
     assert_site_layout(page)

@@ -131,7 +131,7 @@ def site_env(database: SiteDatabase, folder: Path, **extra: str) -> dict[str, st
         # Every request here comes from 127.0.0.1; the account-form limits are tested in tests/test_ratelimit.py.
         "RATELIMIT_ENABLED": "0",
         "LAST_SEEN_INTERVAL": "0",  # write to the database on every logged-in request
-        "PROXY_FIX_X_FOR": "1",  # the tests play the proxy whose X-Request-ID is believed (issue 14)
+        "PROXY_FIX_X_FOR": "1",  # the tests play the proxy whose X-Request-ID is believed
         **extra,
     }
 

@@ -1,4 +1,4 @@
-"""The expired-form page gives back what was typed only to the site's own pages (issue 14), through real gunicorn.
+"""The expired-form page gives back what was typed only to the site's own pages, through real gunicorn.
 
 A cross-site POST carries no session cookie under SameSite=Lax, so Flask-WTF refuses it as an expired
 form; that page must not become a one-click resend of the attacker's text, nor replace the victim's

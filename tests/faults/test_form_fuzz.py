@@ -1,6 +1,6 @@
 """Random text into every form of the real site (gunicorn, CSRF on): never a 500, and what the site accepts
 reads back exactly as it was typed, line breaks, tabs and non-BMP characters included. Text with any other
-control character (NUL, ESC, DEL, C1) is a 400 that says so, before any view (app/errors/input_checks.py, issue 14).
+control character (NUL, ESC, DEL, C1) is a 400 that says so, before any view (app/errors/input_checks.py).
 
 The text is any Unicode but surrogates (which UTF-8 cannot carry). Pages escape what they show, so a value
 is read back from its element with the HTML escapes undone.

@@ -1,4 +1,4 @@
-"""`flask maintenance on/off` against real gunicorn (issue 13): every worker answers the planned-downtime 503
+"""`flask maintenance on/off` against real gunicorn: every worker answers the planned-downtime 503
 at its next request, without a restart; the health checks keep answering; the team's cookie passes."""
 
 import os

@@ -1,4 +1,4 @@
-"""What a client sends, byte for byte to real gunicorn, on SQLite or PostgreSQL (issue 14, items 4, 5 and 9).
+"""What a client sends, byte for byte to real gunicorn, on SQLite or PostgreSQL.
 
 Control characters get a 400 before any query (psycopg refuses NUL, so on PostgreSQL they were a 500);
 the log file stays one record per line; the alert mail names the configured site, never the client's
