@@ -138,13 +138,21 @@ class Config:
     PROXY_FIX_X_HOST = env_int("PROXY_FIX_X_HOST", 0)
     PROXY_FIX_X_PORT = env_int("PROXY_FIX_X_PORT", 0)
     PROXY_FIX_X_PREFIX = env_int("PROXY_FIX_X_PREFIX", 0)
-    # Registration and POST /api/tokens per client address, and failed logins to one account from one address;
-    # shared across workers and hosts only with Redis.
+    # Registrations per client address (the form and POST /api/users together), the other account forms, and failed
+    # logins to one account from one address; shared across workers and hosts only with Redis.
     ACCOUNT_RATE_LIMIT = os.environ.get("ACCOUNT_RATE_LIMIT") or "10 per minute;100 per hour"
     # Failed logins to one account from every address (a guesser with many addresses), and from one address to
     # every account (one guess at many accounts). Only failures count: a right password is never what fills them.
     LOGIN_ACCOUNT_FAILURE_LIMIT = os.environ.get("LOGIN_ACCOUNT_FAILURE_LIMIT") or "20 per 10 minutes;100 per day"
     LOGIN_ADDRESS_FAILURE_LIMIT = os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT") or "100 per 10 minutes;1000 per day"
+    # Every login from one address, whatever its outcome (the form and POST /api/tokens together): each checks a
+    # password hash, about 0.1 s of CPU, so a flood of right passwords is bounded too. An office behind one address
+    # logs in ten people in ten seconds.
+    LOGIN_ATTEMPT_LIMIT = os.environ.get("LOGIN_ATTEMPT_LIMIT") or "10 per 10 seconds;200 per hour"
+    # Failed logins made with one browser's device cookie, past which the cookie lifts no limit (a stolen one).
+    LOGIN_DEVICE_FAILURE_LIMIT = os.environ.get("LOGIN_DEVICE_FAILURE_LIMIT") or "10 per hour"
+    # Logins (browsers) and API tokens an account keeps at once, each; a new one past it ends the oldest.
+    LIVE_LOGINS_PER_ACCOUNT = env_int("LIVE_LOGINS_PER_ACCOUNT", 20)
     # Reset links and registration notices mailed to one account, whoever asks.
     ACCOUNT_MAIL_LIMIT = os.environ.get("ACCOUNT_MAIL_LIMIT") or "5 per hour;20 per day"
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
@@ -156,7 +164,7 @@ class Config:
 
     # The JSON API
     API_TOKEN_TTL = env_int("API_TOKEN_TTL", 3600)  # seconds a bearer token lives
-    # Per bearer token (per client address without one); shared across workers and hosts only with Redis.
+    # Per bearer token (per client address without one), every operation together; shared across hosts only with Redis.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT") or "300 per minute"
 
     # The timeout ladder (app/ops/timeouts.py): database < request deadline < gunicorn < proxy.

@@ -2,63 +2,59 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, StopValidation, ValidationError
+from wtforms.validators import DataRequired, EqualTo, StopValidation, ValidationError
 
-from app.models import (
-    ABOUT_ME_MAX,
-    EMAIL_MAX,
-    POST_MAX,
-    USERNAME_MAX,
-    USERNAME_PATTERN,
-    normalize_email,
-    normalize_username,
-    username_is_taken,
-    username_key,
-)
+from app import rules
+from app.models import username_is_taken, username_key
 from app.observability.faults import FEEDBACK_MAX
-
-PASSWORD_MIN = 8
-PASSWORD_MAX = 128
-USERNAME_TAKEN = "This username is taken. Please choose another one."
-USERNAME_LETTERS = "Use the letters A–Z and a–z, digits, dots, dashes and underscores only."
+from app.rules import NotPlain, RuleBroken
 
 
-def normalized_email(value):
-    return normalize_email(value) if isinstance(value, str) else value
+class Rule:
+    """A WTForms validator that asks app/rules.py, the rules every door shares; the field keeps the value as it
+    is stored (an address lower-cased). Its limits are also the field's HTML attributes (maxlength)."""
+
+    def __init__(self, check, *args, most: int | None = None, least: int | None = None):
+        self.check, self.args = check, args
+        most = most if most is not None else args[0]
+        least = least if least is not None else (args[1] if len(args) > 1 else 0)
+        self.field_flags = {"maxlength": most} | ({"minlength": least} if least else {})
+
+    def __call__(self, form, field) -> None:
+        try:
+            field.data = self.check(field.data or "", *self.args)
+        except RuleBroken as broken:
+            raise StopValidation(str(broken)) from None
 
 
-email_rules = [DataRequired(), Email(), Length(max=EMAIL_MAX)]
+def username_rule(form, field) -> None:
+    """The rule for a new name; the account's own name stays as it is (a name given before the rules, "Алёна").
 
-
-def plain_username(form, field) -> None:
-    """Accept only names that are, once NFKC-normalised, from USERNAME_PATTERN (or the user's own, kept as it is).
-
-    Names given before this rule ("Алёна") stay: their owners log in and edit their profile with them.
+    A name typed in compatibility characters is offered in plain letters, after the check that it is free.
     """
-    if field.data == getattr(form, "original_username", None):
-        return
-    if not USERNAME_PATTERN.match(normalize_username(field.data or "")):
-        raise StopValidation(USERNAME_LETTERS)
+    try:
+        rules.check_username(field.data or "", keep=getattr(form, "original_username", None))
+    except NotPlain as offer:
+        form.plain_offer = offer
+    except RuleBroken as broken:
+        raise StopValidation(str(broken)) from None
 
 
-def offer_plain_name(field: StringField) -> None:
-    """Put the plain form of a compatibility spelling back in the field, for the user to send again.
-
-    A full-width "ｄｅｍｏ２" (as some keyboards type it) is NFKC-normalised to "demo2" and offered,
-    rather than stored silently as something other than what was typed. Call it after the taken check.
-    """
-    plain = normalize_username(field.data)
-    if plain != field.data:
-        field.data = plain
-        raise ValidationError(f"In plain letters this name reads “{plain}”. Send the form again to use it.")
+def offer_plain_name(form, field: StringField) -> None:
+    offer = getattr(form, "plain_offer", None)
+    if offer is not None:
+        field.data = offer.plain
+        raise ValidationError(str(offer))
 
 
-username_rules = [DataRequired(), Length(max=USERNAME_MAX), plain_username]
+username_rules = [DataRequired(), username_rule]
+email_rules = [DataRequired(), Rule(rules.check_email, most=rules.EMAIL_MAX)]
 
 
 def new_password_fields(label: str = "Password"):
     """Return the "new password" and "repeat it" fields of the registration, change and reset forms."""
-    password = PasswordField(label, validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)])
+    rule = Rule(rules.check_password, most=rules.PASSWORD_MAX, least=rules.PASSWORD_MIN)
+    password = PasswordField(label, validators=[DataRequired(), rule])
     repeat = PasswordField(
         f"Repeat {label.lower()}", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]
     )
@@ -109,8 +105,8 @@ class SiteForm(FlaskForm):
 
 
 class LoginForm(SiteForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=USERNAME_MAX)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+    username = StringField("Username", validators=[DataRequired(), Rule(rules.check_length, rules.USERNAME_MAX)])
+    password = PasswordField("Password", validators=[DataRequired(), Rule(rules.check_length, rules.PASSWORD_MAX)])
     remember_me = BooleanField("Remember me")
     submit = SubmitField("Sign in")
 
@@ -119,24 +115,26 @@ class RegistrationForm(SiteForm):
     """A taken email is no form error: the owner gets a mail instead, so the form tells no one who has an account."""
 
     username = StringField("Username", validators=username_rules)
-    email = StringField("Email", validators=email_rules, filters=[normalized_email])
+    email = StringField("Email", validators=email_rules)
     password, password2 = new_password_fields()
     submit = SubmitField("Register")
 
     def validate_username(self, username: StringField) -> None:
         if username_is_taken(username.data):
-            raise ValidationError(USERNAME_TAKEN)
-        offer_plain_name(username)
+            raise ValidationError(rules.USERNAME_TAKEN)
+        offer_plain_name(self, username)
 
 
 class ChangePasswordForm(SiteForm):
-    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Rule(rules.check_length, rules.PASSWORD_MAX)]
+    )
     password, password2 = new_password_fields("New password")
     submit = SubmitField("Change password")
 
 
 class ResetPasswordRequestForm(SiteForm):
-    email = StringField("Email", validators=email_rules, filters=[normalized_email])
+    email = StringField("Email", validators=email_rules)
     submit = SubmitField("Send me a link")
 
 
@@ -147,7 +145,7 @@ class ResetPasswordForm(SiteForm):
 
 class EditProfileForm(SiteForm):
     username = StringField("Username", validators=username_rules)
-    about_me = TextAreaField("About me", validators=[Length(max=ABOUT_ME_MAX)])
+    about_me = TextAreaField("About me", validators=[Rule(rules.check_text, rules.ABOUT_ME_MAX)])
     submit = SubmitField("Save")
 
     def __init__(self, original_username: str, *args, **kwargs):
@@ -156,12 +154,12 @@ class EditProfileForm(SiteForm):
 
     def validate_username(self, username: StringField) -> None:
         if username_key(username.data) != username_key(self.original_username) and username_is_taken(username.data):
-            raise ValidationError(USERNAME_TAKEN)
-        offer_plain_name(username)
+            raise ValidationError(rules.USERNAME_TAKEN)
+        offer_plain_name(self, username)
 
 
 class PostForm(SiteForm):
-    post = TextAreaField("Say something", validators=[DataRequired(), Length(min=1, max=POST_MAX)])
+    post = TextAreaField("Say something", validators=[DataRequired(), Rule(rules.check_text, rules.POST_MAX, 1)])
     submit = SubmitField("Post")
 
 
@@ -176,6 +174,6 @@ class FeedbackForm(SiteForm):
 
     reference = HiddenField()
     text = TextAreaField(
-        "What were you doing when this happened?", validators=[DataRequired(), Length(max=FEEDBACK_MAX)]
+        "What were you doing when this happened?", validators=[DataRequired(), Rule(rules.check_text, FEEDBACK_MAX)]
     )
     submit = SubmitField("Send")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import re
+import hmac
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -19,31 +18,16 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db, login
 from app.observability.request_id import note_user
-
-USERNAME_MAX = 64
-EMAIL_MAX = 120
-ABOUT_ME_MAX = 140
-POST_MAX = 280
-# ASCII letters, digits, dot, dash, underscore. A script-restricted set (say, one script per name, as in
-# Unicode TS #39) would still let an all-Cyrillic "аре" pass for the Latin "ape"; these 65 characters have
-# no lookalikes among themselves once case is folded, and they read the same in every URL, log and font.
-# \A...\Z, not ^...$: `$` also matches before a final newline.
-USERNAME_PATTERN = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")
-
-
-def normalize_username(name: str) -> str:
-    """Return the name in NFKC form (full-width "ｄｅｍｏ" becomes "demo"), as it is checked and stored."""
-    return unicodedata.normalize("NFKC", name)
-
-
-def normalize_email(email: str) -> str:
-    """Return the address as it is stored and compared: trimmed and lower-cased."""
-    return email.strip().lower()
-
-
-def username_key(name: str) -> str:
-    """Return what makes two names the same account: NFKC form, lower-cased ("Demo1", "ｄｅｍｏ１": "demo1")."""
-    return normalize_username(name).lower()
+from app.rules import (
+    ABOUT_ME_MAX,
+    DISPLAY_NAME_MAX,
+    EMAIL_MAX,
+    POST_MAX,
+    USERNAME_MAX,
+    normalize_email,
+    normalize_username,
+    username_key,
+)
 
 
 def utcnow() -> datetime:
@@ -96,6 +80,11 @@ class User(UserMixin, db.Model):
     username_key: so.Mapped[str] = so.mapped_column(sa.String(USERNAME_MAX), unique=True, default=key_of_inserted_name)
     email: so.Mapped[str] = so.mapped_column(sa.String(EMAIL_MAX), index=True, unique=True)
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
+    # The name shown beside the handle, in any script ("Алиса"); the handle above stays ASCII (app/rules.py).
+    display_name: so.Mapped[str | None] = so.mapped_column(sa.String(DISPLAY_NAME_MAX))
+    # Raised whenever every login of the account ends (password changed or reset, "log out everywhere"): a
+    # browser's device cookie carries the value it was given under, and is worth nothing after.
+    login_generation: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     about_me: so.Mapped[str | None] = so.mapped_column(sa.String(ABOUT_ME_MAX))
     last_seen: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, default=utcnow)
     # Sees /admin/errors; set with `flask users admin NAME`.
@@ -166,6 +155,11 @@ class User(UserMixin, db.Model):
     def avatar_digest(self) -> str:
         return avatar_digest(self.email)
 
+    @property
+    def shown_name(self) -> str:
+        """The display name when the person chose one, else the handle."""
+        return self.display_name or self.username
+
     def is_following(self, user: User) -> bool:
         query = self.following.select().where(User.id == user.id)
         return db.session.scalar(query) is not None
@@ -228,9 +222,10 @@ class LoginSession(db.Model):
         return hashlib.sha256(secret.encode()).hexdigest()
 
     @classmethod
-    def start(cls, user: User, lifetime_seconds: int) -> str:
-        """Record a new login of `user` (and forget their expired ones); return the id for the cookies."""
+    def start(cls, user: User, lifetime_seconds: int, most: int) -> str:
+        """Record a new login of `user`, one of at most `most` (the oldest end); return the id for the cookies."""
         db.session.execute(sa.delete(cls).where(cls.user_id == user.id, cls.created_at < oldest(lifetime_seconds)))
+        end_all_but_newest(cls, user, most - 1)
         secret = secrets.token_urlsafe(32)
         db.session.add(cls(token_hash=cls.digest(secret), user_id=user.id))
         return f"{user.id}:{secret}"
@@ -348,8 +343,11 @@ class Token(db.Model):
         return hashlib.sha256(secret.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user: User, lifetime_seconds: int) -> tuple[Token, str]:
-        """Return a new token for `user` and its secret, which is shown once and never stored."""
+    def issue(cls, user: User, lifetime_seconds: int, most: int) -> tuple[Token, str]:
+        """Return a new token for `user`, one of at most `most` (the oldest end), and its secret, which is shown
+        once and never stored."""
+        db.session.execute(sa.delete(cls).where(cls.user_id == user.id, cls.expires_at <= utcnow()))
+        end_all_but_newest(cls, user, most - 1)
         secret = secrets.token_urlsafe(32)
         expires_at = utcnow() + timedelta(seconds=lifetime_seconds)
         return cls(token_hash=cls.digest(secret), user_id=user.id, expires_at=expires_at), secret
@@ -361,6 +359,13 @@ class Token(db.Model):
         return db.session.scalar(
             sa.select(cls).where(cls.token_hash == digest, cls.revoked.is_(False), cls.expires_at > utcnow())
         )
+
+
+def end_all_but_newest(model: type[LoginSession] | type[Token], user: User, count: int) -> None:
+    """End a user's logins (or tokens) but the newest `count`: an account's live logins are bounded, so a flood of
+    right passwords cannot pile up rows, and a forgotten login on an old device ends in time."""
+    newest = sa.select(model.id).where(model.user_id == user.id).order_by(model.id.desc()).limit(max(count, 0))
+    db.session.execute(sa.delete(model).where(model.user_id == user.id, model.id.not_in(newest)))
 
 
 def username_is_taken(username: str) -> bool:
@@ -387,8 +392,22 @@ def commit_unless_taken(username: str, email: str | None = None) -> str | None:
 
 
 def avatar_digest(email: str) -> str:
-    """Return the hash that names a user's avatar (Gravatar's MD5 of the email)."""
-    return hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
+    """Return the hash that names a user's avatar: keyed with SECRET_KEY, so that no one can tell from a list of
+    addresses which have accounts here. With AVATAR_GRAVATAR on it is Gravatar's own (the MD5 of the address,
+    which anyone can compute: the price of Gravatar's pictures)."""
+    address = normalize_email(email).encode()
+    if current_app.config["AVATAR_GRAVATAR"]:
+        return hashlib.md5(address, usedforsecurity=False).hexdigest()
+    key = current_app.extensions.get("avatar_key") or avatar_key(current_app)
+    return hmac.new(key, address, "sha256").hexdigest()[:32]
+
+
+def avatar_key(app) -> bytes:
+    """Derive (once per app) the key of the avatars' names from SECRET_KEY, apart from every other use of it."""
+    secret = app.config["SECRET_KEY"]
+    secret = secret if isinstance(secret, bytes) else secret.encode()
+    key = app.extensions["avatar_key"] = hmac.new(secret, b"microblog avatar names", "sha256").digest()
+    return key
 
 
 def hash_password(password: str) -> str:
@@ -406,13 +425,12 @@ def _dummy_hash(method: str) -> str:
     return generate_password_hash(secrets.token_urlsafe(16), method=method)
 
 
-def authenticate(username: str, password: str) -> User | None:
-    """Return the user with this name and password, or None; one password hash is checked either way.
+def password_of(user: User | None, password: str) -> User | None:
+    """Return `user` if `password` is theirs, else None; one password hash is checked either way.
 
-    Without the dummy check a wrong password took 108 ms for an existing account and 7 ms for an
-    unknown one, which told a stranger which names have accounts.
+    Without the dummy check for a name no account has, a wrong password took 108 ms for an existing
+    account and 7 ms for an unknown one, which told a stranger which names have accounts.
     """
-    user = User.by_username(username)
     if user is None or user.password_hash is None:
         check_password_hash(dummy_password_hash(), password)
         return None

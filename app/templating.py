@@ -116,6 +116,13 @@ def avatar_url(user, size: int) -> str:
     return remembered_url_for("main.avatar", digest=user.avatar_digest, s=size)
 
 
+def site_url_for(endpoint: str, **values) -> str:
+    """Return the absolute address of a page on SITE_URL, the site's address as its users know it: never on the
+    Host header a request came with (a link in a mail must not point wherever a client said)."""
+    site = current_app.config["SITE_URL"]
+    return site.rstrip("/") + url_for(endpoint, **values) if site else url_for(endpoint, _external=True, **values)
+
+
 REMEMBERED = 4096  # addresses kept per worker process: about 0.5 MB; past that the oldest half is forgotten
 
 

@@ -269,7 +269,7 @@ def as_user(app, user_id: int):
     """Return a client logged in as the user: a login of theirs recorded, and its id in the session."""
     client = app.test_client()
     with app.app_context():
-        session_id = LoginSession.start(db.session.get(User, user_id), lifetime_seconds=3600)
+        session_id = LoginSession.start(db.session.get(User, user_id), lifetime_seconds=3600, most=20)
         db.session.commit()
     with client.session_transaction() as session:
         session["_user_id"] = session_id

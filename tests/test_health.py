@@ -128,11 +128,11 @@ def alembic_head(migrations: Path) -> str:
 def test_the_migrations_head_is_alembics_without_alembic(app, tmp_path):
     """/readyz reads the newest migration from the files (no Alembic in a worker); Alembic agrees."""
     shipped = Path(app.root_path).parent / "migrations"
-    assert migrations_head(app.root_path) == alembic_head(shipped) == "0006"
+    assert migrations_head(app.root_path) == alembic_head(shipped) == "0007"
     # A tree with a merge: "m" names two parents, as `flask db merge` writes it.
     copy = tmp_path / "project" / "migrations"
     shutil.copytree(shipped, copy)
-    for name, down in (("b1", '"0006"'), ("b2", '"0006"'), ("m", '("b1", "b2")')):
+    for name, down in (("b1", '"0007"'), ("b2", '"0007"'), ("m", '("b1", "b2")')):
         (copy / "versions" / f"{name}.py").write_text(f'revision = "{name}"\ndown_revision = {down}\n')
     app_root = str(tmp_path / "project" / "app")
     assert migrations_head(app_root) == alembic_head(copy) == "m"

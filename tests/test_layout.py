@@ -11,7 +11,7 @@ APP = Path(app.__file__).parent
 # From the bottom up: a module may import its own package and the layers below its own.
 LAYERS = [
     ("app.version", "app.observability"),
-    ("app.extensions", "app.models", "app.forms", "app.database", "app.security", "app.templating"),
+    ("app.extensions", "app.rules", "app.models", "app.forms", "app.database", "app.security", "app.templating"),
     ("app.errors",),
     ("app.ops",),
     ("app.main", "app.auth"),

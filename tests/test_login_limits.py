@@ -9,9 +9,14 @@ from tests.conftest import PASSWORD
 OFFICE = "198.51.100.7"
 
 
+# The failure windows; every attempt from one address, whatever its outcome, has a window of its own
+# (tests/test_account_doors.py), lifted here so that it does not answer first.
+EVERY_ATTEMPT = {"LOGIN_ATTEMPT_LIMIT": "1000 per minute"}
+
+
 @pytest.fixture
 def config_overrides():
-    return {"RATELIMIT_ENABLED": True}  # the defaults of config.py otherwise
+    return {"RATELIMIT_ENABLED": True, **EVERY_ATTEMPT}  # the defaults of config.py otherwise
 
 
 def attempt(client, username, password="wrong guess", address=OFFICE):
@@ -78,7 +83,7 @@ class TestKnownBrowsers:
     @pytest.fixture
     def config_overrides(self):
         return {"RATELIMIT_ENABLED": True, "LOGIN_ADDRESS_FAILURE_LIMIT": "5 per minute",
-                "LOGIN_ACCOUNT_FAILURE_LIMIT": "5 per minute"}  # fmt: skip
+                "LOGIN_ACCOUNT_FAILURE_LIMIT": "5 per minute", **EVERY_ATTEMPT}  # fmt: skip
 
     def test_a_spray_from_the_office_does_not_refuse_a_colleague_in_her_own_browser(self, app, make_user):
         colleague = make_user("colleague")
@@ -107,3 +112,56 @@ class TestKnownBrowsers:
         forger = app.test_client()
         forger.set_cookie("login_device", "owner")
         assert attempt(forger, "owner", PASSWORD).status_code == 429
+
+
+class TestDeviceCookies:
+    """A device cookie is bound to the account's password and logins; the failures made with it count against it."""
+
+    @pytest.fixture
+    def config_overrides(self):
+        return {"RATELIMIT_ENABLED": True, "LOGIN_ACCOUNT_FAILURE_LIMIT": "5 per minute", **EVERY_ATTEMPT}
+
+    def owners_browser(self, app, user):
+        browser = app.test_client()
+        assert attempt(browser, user.username, PASSWORD).status_code == 302
+        return browser
+
+    def lock_the_account(self, app, name):
+        guesses = [attempt(app.test_client(), name, address=f"203.0.113.{n}").status_code for n in range(1, 8)]
+        assert guesses[-1] == 429
+
+    def test_it_dies_when_the_password_changes(self, app, make_user):
+        owner = make_user("owner")
+        stolen = self.owners_browser(app, owner).get_cookie("login_device").value
+        changer = self.owners_browser(app, owner)
+        form = {"current_password": PASSWORD, "password": "a new password", "password2": "a new password"}
+        assert changer.post("/change_password", data=form).status_code == 302
+        self.lock_the_account(app, "owner")
+
+        thief = app.test_client()
+        thief.set_cookie("login_device", stolen)
+        statuses = [attempt(thief, "owner", address=f"192.0.2.{n}").status_code for n in range(1, 31)]
+        assert set(statuses) == {429}
+
+    def test_it_dies_when_every_login_ends(self, app, make_user):
+        owner = make_user("owner")
+        browser = self.owners_browser(app, owner)
+        stolen = browser.get_cookie("login_device").value
+        assert browser.post("/logout_everywhere").status_code == 302
+        self.lock_the_account(app, "owner")
+
+        thief = app.test_client()
+        thief.set_cookie("login_device", stolen)
+        assert attempt(thief, "owner", address="192.0.2.1").status_code == 429
+
+    def test_failures_made_with_it_count_against_it(self, app, make_user):
+        owner = make_user("owner")
+        stolen = self.owners_browser(app, owner).get_cookie("login_device").value
+        self.lock_the_account(app, "owner")
+        thief = app.test_client()
+        thief.set_cookie("login_device", stolen)
+
+        statuses = [attempt(thief, "owner", address=f"192.0.2.{n}").status_code for n in range(1, 31)]
+
+        assert statuses[0] == 200  # the owner's own browser is let in past the account's window...
+        assert statuses.count(200) == 10 and statuses[-1] == 429  # ...for LOGIN_DEVICE_FAILURE_LIMIT failures

@@ -1,19 +1,36 @@
 """Profiles, editing them, following and avatars."""
 
+import hashlib
+
 import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import User
 
 
-def test_profile_shows_about_me_counts_and_posts(client, make_user, make_post):
+def avatar_digest(app, user: User) -> str:
+    with app.app_context():
+        return user.avatar_digest
+
+
+def test_profile_shows_about_me_counts_and_posts(client, app, make_user, make_post):
     user = make_user(about_me="Gardener & <b>coder</b>")
     make_post(user, "hello from my profile")
     page = client.get(f"/user/{user.username}").get_data(as_text=True)
     assert "Gardener &amp; &lt;b&gt;coder&lt;/b&gt;" in page
     assert "0 followers, 0 following" in page
     assert "hello from my profile" in page
-    assert f"/avatar/{user.avatar_digest}.svg" in page
+    assert f"/avatar/{avatar_digest(app, user)}.svg" in page
+
+
+def test_an_avatar_does_not_tell_the_address_behind_it(client, app, make_user):
+    """Without Gravatar the avatar's name is keyed with the site's secret: a list of addresses hashed offline
+    matches no account."""
+    user = make_user(email="someone@example.com")
+    page = client.get(f"/user/{user.username}").get_data(as_text=True)
+    assert hashlib.md5(b"someone@example.com").hexdigest() not in page
+    assert hashlib.sha256(b"someone@example.com").hexdigest()[:32] not in page
+    assert f"/avatar/{avatar_digest(app, user)}.svg" in page
 
 
 def test_unknown_user_and_page_past_the_end_are_404(client, make_user):
@@ -102,7 +119,8 @@ def test_gravatar_can_be_switched_on(client, app, make_user):
     user = make_user()
     app.config["AVATAR_GRAVATAR"] = True
     page = client.get(f"/user/{user.username}").get_data(as_text=True)
-    assert f"https://www.gravatar.com/avatar/{user.avatar_digest}" in page
+    gravatar = hashlib.md5(user.email.encode()).hexdigest()  # Gravatar names a picture by the address's hash
+    assert f"https://www.gravatar.com/avatar/{gravatar}" in page
 
 
 def test_last_seen_is_written_at_most_once_a_minute(client, auth, make_user, app):

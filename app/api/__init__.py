@@ -30,4 +30,5 @@ def api_rate_limit() -> str:
     return current_app.config["API_RATE_LIMIT"]
 
 
-limiter.limit(api_rate_limit, key_func=rate_limit_key)(bp)
+# One counter per token (per address without one) for every operation together, not one per operation.
+limiter.shared_limit(api_rate_limit, "api", key_func=rate_limit_key)(bp)

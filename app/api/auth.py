@@ -7,7 +7,8 @@ from flask import g, request
 from flask_limiter.util import get_remote_address
 
 from app.api.errors import unauthorized
-from app.models import Token, User, authenticate
+from app.auth import accounts
+from app.models import Token, User
 
 
 def bearer_secret() -> str | None:
@@ -45,12 +46,14 @@ def token_required(view: Callable) -> Callable:
 
 
 def basic_auth_user() -> User:
-    """Return the user whose HTTP Basic username and password this request carries, or raise the 401."""
+    """Return the user whose HTTP Basic username and password this request carries, or raise the 401.
+
+    The account service counts, limits and logs the attempt as it does the login form's (a 429 past the limits).
+    """
     credentials = request.authorization
     if credentials is None or credentials.type != "basic":
         raise unauthorized("Send your username and password with HTTP Basic to get a token.")
-    username, password = credentials.username or "", credentials.password or ""
-    user = authenticate(username, password)  # as long for an unknown name as for a wrong password
+    user, _ = accounts.log_in(credentials.username or "", credentials.password or "")
     if user is None:
         raise unauthorized("The username or password is wrong.")
     return user

@@ -3,33 +3,36 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
-from app.forms import PASSWORD_MAX
+from app import rules
 from app.main.pagination import MAX_OFFSET
-from app.models import ABOUT_ME_MAX, EMAIL_MAX, POST_MAX, USERNAME_MAX, normalize_email
-
-# The registration form's rule (app.models.USERNAME_PATTERN) in the syntax of pydantic's regex engine,
-# where `$` matches only at the very end. ASCII is its own NFKC form: a full-width name is refused.
-USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 
 
-def normalized(function):
-    return BeforeValidator(lambda value: function(value) if isinstance(value, str) else value)
+def rule(check, *args) -> AfterValidator:
+    """Check a field with app/rules.py, the rules every door shares: a refusal is a 422 in the form's own words."""
+
+    def validate(value: str):
+        try:
+            return check(value, *args)
+        except rules.RuleBroken as broken:
+            raise PydanticCustomError("rule", str(broken)) from None
+
+    return AfterValidator(validate)
 
 
-def storable(text: str) -> str:
-    """Refuse text no database column can store: NUL characters and lone surrogates."""
-    if "\x00" in text:
-        raise ValueError("contains a NUL character, which cannot be stored")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("is not valid Unicode text") from None
-    return text
+def text(most: int, least: int = 0, **schema) -> WithJsonSchema:
+    """What the OpenAPI document says of a text field; the rule itself is the one above."""
+    return WithJsonSchema({"type": "string", "maxLength": most, **({"minLength": least} if least else {}), **schema})
 
 
-Text = Annotated[str, AfterValidator(storable)]
+Username = Annotated[str, rule(rules.check_username), text(rules.USERNAME_MAX, 1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Email = Annotated[str, rule(rules.check_email), text(rules.EMAIL_MAX, 1, format="email")]
+Password = Annotated[str, rule(rules.check_password), text(rules.PASSWORD_MAX, rules.PASSWORD_MIN)]
+AboutMe = Annotated[str, rule(rules.check_text, rules.ABOUT_ME_MAX), text(rules.ABOUT_ME_MAX)]
+PostBody = Annotated[str, rule(rules.check_text, rules.POST_MAX, 1), text(rules.POST_MAX, 1)]
+DisplayName = Annotated[str, rule(rules.check_display_name), text(rules.DISPLAY_NAME_MAX)]
 
 
 class Request(BaseModel):
@@ -39,14 +42,21 @@ class Request(BaseModel):
 
 
 class NewUser(Request):
-    username: Text = Field(min_length=1, max_length=USERNAME_MAX, pattern=USERNAME_PATTERN)
-    email: Annotated[EmailStr, Field(max_length=EMAIL_MAX), AfterValidator(storable), normalized(normalize_email)]
-    password: Text = Field(min_length=8, max_length=PASSWORD_MAX)
-    about_me: Text | None = Field(default=None, max_length=ABOUT_ME_MAX)
+    username: Username
+    email: Email
+    password: Password
+    about_me: AboutMe | None = None
+
+
+class ProfileChange(Request):
+    """The fields to change; one left out stays as it is, null clears it."""
+
+    display_name: DisplayName | None = None
+    about_me: AboutMe | None = None
 
 
 class NewPost(Request):
-    body: Text = Field(min_length=1, max_length=POST_MAX)
+    body: PostBody
 
 
 class PageQuery(BaseModel):
@@ -64,6 +74,7 @@ class UserLinks(Links):
 
 class UserOut(BaseModel):
     username: str
+    display_name: str | None = Field(description="The name shown beside the username, in any script")
     about_me: str | None
     last_seen: datetime | None
     post_count: int
@@ -91,6 +102,17 @@ class PostPage(BaseModel):
     page: int
     has_next: bool
     has_prev: bool
+
+
+class RegistrationLinks(BaseModel):
+    token: str
+
+
+class Registration(BaseModel):
+    """The answer to a registration, the same whether the address was free or not (its owner gets a mail)."""
+
+    detail: str
+    links: RegistrationLinks
 
 
 class TokenOut(BaseModel):

@@ -1,4 +1,4 @@
-"""Accounts: register, read a profile, follow and unfollow."""
+"""Accounts: register, read a profile, change your own, follow and unfollow."""
 
 import sqlalchemy as sa
 from flask import Blueprint, request, url_for
@@ -7,14 +7,19 @@ from sqlalchemy.exc import IntegrityError
 from app.api.auth import current_api_user, token_required
 from app.api.errors import ApiError
 from app.api.openapi import BEARER, body_errors, json_body, no_content, responses, spec
-from app.api.schemas import NewUser, UserLinks, UserOut
+from app.api.schemas import NewUser, ProfileChange, Registration, RegistrationLinks, UserLinks, UserOut
+from app.auth import accounts
+from app.auth.limits import registrations
 from app.extensions import db
-from app.models import Post, User, commit_unless_taken
+from app.models import Post, User
+from app.rules import USERNAME_TAKEN
 
 bp = Blueprint("users", __name__)
-USERNAME_TAKEN = "This username is taken. Choose another one."
-EMAIL_TAKEN = "An account with this email address already exists."
-TAKEN = {"username": ("/username", USERNAME_TAKEN), "email": ("/email", EMAIL_TAKEN)}  # (JSON pointer, message)
+# The registration form's answer: the same whether the address was free or taken (its owner gets a mail).
+REGISTERED = (
+    "Welcome to Microblog! If this address had no account, yours is ready: get a token with your username and "
+    "password. Either way a mail is on its way to the address."
+)
 
 
 def user_or_404(username: str) -> User:
@@ -30,6 +35,7 @@ def user_out(user: User) -> UserOut:
     post_count = db.session.scalar(sa.select(sa.func.count(Post.id)).where(Post.user_id == user.id))
     return UserOut(
         username=user.username,
+        display_name=user.display_name,
         about_me=user.about_me,
         last_seen=user.last_seen,
         post_count=post_count,
@@ -43,38 +49,40 @@ def user_out(user: User) -> UserOut:
     )
 
 
-def taken_field(new_user: NewUser) -> tuple[str, str] | None:
-    """Return (JSON pointer, message) for the username or email another account has, if any."""
-    if User.by_username(new_user.username) is not None:
-        return TAKEN["username"]
-    if User.by_email(new_user.email) is not None:
-        return TAKEN["email"]
-    return None
-
-
-def conflict(taken: tuple[str, str]) -> ApiError:
-    pointer, message = taken
-    return ApiError(409, message, {"errors": [{"pointer": pointer, "detail": message}]})
-
-
 @bp.post("/users")
+@registrations  # one counter with the registration form
 @json_body
 @spec.validate(
-    json=NewUser, resp=responses(body=True, errors=(409,), HTTP_201=UserOut), before=body_errors, tags=["users"]
+    json=NewUser, resp=responses(body=True, errors=(409,), HTTP_202=Registration), before=body_errors, tags=["users"]
 )
 def create_user():
-    """Register an account. A taken username or email is a 409, also when two requests race for it."""
+    """Register an account, as the registration form does.
+
+    The answer is the same whether the address was free or already had an account (whose owner then gets a mail
+    instead), so the API tells no one which addresses have accounts. A taken username is a 409: names are public.
+    """
     new_user: NewUser = request.context.json
-    taken = taken_field(new_user)
-    if taken:
-        raise conflict(taken)
-    user = User(username=new_user.username, email=new_user.email, about_me=new_user.about_me)
-    user.set_password(new_user.password)
-    db.session.add(user)
-    taken = commit_unless_taken(new_user.username, new_user.email)  # another request may have been quicker
-    if taken:
-        raise conflict(TAKEN[taken])
-    return user_out(user), 201, {"Location": url_for("api.users.get_user", username=user.username)}
+    try:
+        accounts.register(new_user.username, new_user.email, new_user.password, new_user.about_me)
+    except accounts.NameTaken:
+        raise ApiError(409, USERNAME_TAKEN, {"errors": [{"pointer": "/username", "detail": USERNAME_TAKEN}]}) from None
+    return Registration(detail=REGISTERED, links=RegistrationLinks(token=url_for("api.tokens.create_token"))), 202
+
+
+@bp.patch("/users/me")
+@token_required
+@json_body
+@spec.validate(
+    json=ProfileChange, resp=responses(body=True, errors=(401,), HTTP_200=UserOut), before=body_errors,
+    security=BEARER, tags=["users"],
+)  # fmt: skip
+def change_profile():
+    """Change your display name or "about me" (the fields you send; null clears one)."""
+    me, change = current_api_user(), request.context.json
+    for name in change.model_fields_set:
+        setattr(me, name, getattr(change, name))
+    db.session.commit()
+    return user_out(me)
 
 
 @bp.get("/users/<username>")

@@ -1,19 +1,28 @@
-"""Limits on failed logins, counted per account and address, per account, and per address; on account mails;
-and the per-address limit on the account forms.
+"""The limits on accounts, the same at every door (the web forms and the API):
 
-Only failures count, so a right password is never what fills a window; and a stranger's failures
-behind an office's or a carrier's shared address fill the window of the accounts they tried, not
-that of a colleague who types her own password (the per-address window, for one guess at many
-accounts, is ten times wider). A browser that has logged in to an account before carries a signed
+- failed logins, counted per account and address, per account, and per address; a wrong current
+  password on the change-password form counts as a failed login too;
+- every login attempt per address, whatever its outcome (each costs a password hash);
+- registrations per address;
+- mails to one account (reset links, registration notices).
+
+Only failures count in the failure windows, so a right password is never what fills them; and a
+stranger's failures behind an office's or a carrier's shared address fill the window of the accounts
+they tried, not that of a colleague who types her own password (the per-address window, for one guess
+at many accounts, is ten times wider). A browser that has logged in to an account carries a signed
 device cookie for it (after OWASP's "device cookies"): for that account it is held only to the
 account-and-address window, so neither a spray from its address nor guesses at its account from
-elsewhere lock its owner out. Counters live in Flask-Limiter's storage (memory, or Redis shared by
-every worker and host), through the `limits` package it is built on.
+elsewhere lock its owner out. The cookie is bound to the account's password and its login
+generation, so it dies when the password changes or every login ends, and the failures made with it
+are counted against it: past its own window it counts for nothing. Counters live in Flask-Limiter's
+storage (memory, or Redis shared by every worker and host), through the `limits` package it is built on.
 """
 
 import logging
+import secrets
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from flask import Response, current_app, request
 from flask_limiter import RequestLimit
@@ -25,7 +34,8 @@ from limits.strategies import FixedWindowRateLimiter, RateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from app.extensions import limiter
-from app.models import USERNAME_MAX, username_key
+from app.models import User
+from app.rules import USERNAME_MAX, username_key
 
 log = logging.getLogger("app.security")
 DEVICE_COOKIE = "login_device"
@@ -37,6 +47,38 @@ WINDOWS = (
     ("LOGIN_ACCOUNT_FAILURE_LIMIT", "this account"),
     ("LOGIN_ADDRESS_FAILURE_LIMIT", "this address"),
 )
+
+
+def log_refused_request(limit: RequestLimit) -> None:
+    """on_breach for Flask-Limiter's limits: a 429 is worth a WARNING with the page and the address."""
+    log.warning("Request refused (429) for %s %s from %s: limit %s", request.method, request.path,
+                get_remote_address(), limit.limit)  # fmt: skip
+
+
+def account_form_limit() -> str:
+    """Return the limit on the account forms per client address (ACCOUNT_RATE_LIMIT).
+
+    A breach raises 429 for the error pages to render; RATELIMIT_ENABLED off lets every request through.
+    """
+    return current_app.config["ACCOUNT_RATE_LIMIT"]
+
+
+def login_attempt_limit() -> str:
+    return current_app.config["LOGIN_ATTEMPT_LIMIT"]
+
+
+# Each is one counter per address whichever door is used: the login form and POST /api/tokens wear the first,
+# the registration form and POST /api/users the second.
+login_attempts = limiter.shared_limit(login_attempt_limit, "login", methods=["POST"], on_breach=log_refused_request)
+registrations = limiter.shared_limit(account_form_limit, "register", methods=["POST"], on_breach=log_refused_request)
+
+
+@dataclass(frozen=True)
+class Device:
+    """A browser that has logged in to an account before, as its device cookie says."""
+
+    account: str  # username_key of the account
+    nonce: str  # this cookie's own name for the counters: failures made with it are counted against it
 
 
 def windows(account: str, address: str) -> Iterator[tuple[RateLimitItem, tuple[str, ...], str]]:
@@ -53,6 +95,12 @@ def windows(account: str, address: str) -> Iterator[tuple[RateLimitItem, tuple[s
             yield item, keys[setting], counts
 
 
+def device_windows(device: Device) -> Iterator[tuple[RateLimitItem, tuple[str, ...]]]:
+    key = (current_app.config["RATELIMIT_KEY_PREFIX"], "login-failures", "device", device.nonce)
+    for item in parse_many(current_app.config["LOGIN_DEVICE_FAILURE_LIMIT"]):
+        yield item, key
+
+
 def strategy() -> RateLimiter:
     return limiter.limiter
 
@@ -61,14 +109,16 @@ def enabled() -> bool:
     return bool(current_app.config.get("RATELIMIT_ENABLED"))
 
 
-def check_login_allowed(account: str) -> None:
-    """Raise 429 (with Retry-After) when `account` or this address has failed too often; log the refusal."""
+def check_login_allowed(account: str, device: Device | None) -> None:
+    """Raise 429 (with Retry-After) when `account` or this address has failed too often; log the refusal.
+
+    `device`, the browser's valid device cookie for this account, lifts all but the account-and-address window.
+    """
     if not enabled():
         return
     address = get_remote_address()
-    known_device = is_known_device(account)
     for item, key, counts in windows(account, address):
-        if known_device and counts != WINDOWS[0][1]:
+        if device is not None and counts != WINDOWS[0][1]:
             continue
         allowed, reset_at = counter_state(item, key)
         if not allowed:
@@ -82,16 +132,20 @@ def check_login_allowed(account: str) -> None:
             )
 
 
-def record_failed_login(account: str) -> None:
+def record_failed_login(account: str, device: Device | None, why: str = "Failed login") -> None:
     """Log a failed login (account name and address, never the password) and count it in every window."""
     address = get_remote_address()
-    log.warning("Failed login for account %r from %s", account, address)
-    if enabled():
-        for item, key, _ in windows(account, address):
-            try:
-                strategy().hit(item, *key)
-            except Exception:
-                fallback.hit(item, *key)
+    log.warning("%s for account %r from %s", why, account, address)
+    if not enabled():
+        return
+    counted = list(windows(account, address))
+    if device is not None:
+        counted += [(item, key, "this browser") for item, key in device_windows(device)]
+    for item, key, _ in counted:
+        try:
+            strategy().hit(item, *key)
+        except Exception:
+            fallback.hit(item, *key)
 
 
 def counter_state(item: RateLimitItem, key: tuple[str, ...]) -> tuple[bool, float]:
@@ -102,12 +156,6 @@ def counter_state(item: RateLimitItem, key: tuple[str, ...]) -> tuple[bool, floa
         except Exception:
             log.warning("Login limits: the rate limit storage failed; counting in this process", exc_info=True)
     return True, time.time()
-
-
-def log_refused_request(limit: RequestLimit) -> None:
-    """on_breach for Flask-Limiter's limits: a 429 is worth a WARNING with the page and the address."""
-    log.warning("Request refused (429) for %s %s from %s: limit %s", request.method, request.path,
-                get_remote_address(), limit.limit)  # fmt: skip
 
 
 def account_mail_allowed(user_id: int) -> bool:
@@ -133,12 +181,17 @@ def device_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="login-device")
 
 
-def remember_device(response: Response, username: str) -> None:
-    """Mark this browser as one that logged in to `username` (signed; it proves a past login, and logs no one in)."""
+def device_claims(user: User) -> list:
+    """What a device cookie is bound to: the account, its password and its login generation."""
+    return [username_key(user.username), user.password_fingerprint, user.login_generation]
+
+
+def remember_device(response: Response, user: User) -> None:
+    """Mark this browser as one that logged in to `user` (signed; it proves a past login, and logs no one in)."""
     config = current_app.config
     response.set_cookie(
         DEVICE_COOKIE,
-        device_serializer().dumps(username_key(username)),
+        device_serializer().dumps([*device_claims(user), secrets.token_urlsafe(12)]),
         max_age=DEVICE_COOKIE_DAYS * 86400,
         httponly=True,
         samesite="Lax",
@@ -146,21 +199,19 @@ def remember_device(response: Response, username: str) -> None:
     )
 
 
-def is_known_device(account: str) -> bool:
-    """Tell whether this browser has logged in to `account` before (a valid device cookie for it)."""
+def known_device(user: User | None) -> Device | None:
+    """Return this browser's device for `user`: a valid cookie given under the account's present password and
+    login generation, whose own failures are within their window; else None."""
     cookie = request.cookies.get(DEVICE_COOKIE)
-    if not cookie:
-        return False
+    if not cookie or user is None:
+        return None
     try:
-        key = device_serializer().loads(cookie, max_age=DEVICE_COOKIE_DAYS * 86400)
+        claims = device_serializer().loads(cookie, max_age=DEVICE_COOKIE_DAYS * 86400)
     except BadData:
-        return False
-    return key == username_key(account[:USERNAME_MAX])
-
-
-def account_form_limit() -> str:
-    """Return the limit on account forms and token requests per client address (ACCOUNT_RATE_LIMIT).
-
-    A breach raises 429 for the error pages to render; RATELIMIT_ENABLED off lets every request through.
-    """
-    return current_app.config["ACCOUNT_RATE_LIMIT"]
+        return None
+    if not isinstance(claims, list) or len(claims) != 4 or claims[:3] != device_claims(user):
+        return None
+    device = Device(claims[0], str(claims[3]))
+    if enabled() and not all(counter_state(item, key)[0] for item, key in device_windows(device)):
+        return None  # it has failed too often: it is a browser like any other now
+    return device

@@ -1,37 +1,22 @@
-"""The account pages: log in and out, register, change or reset a password."""
+"""The account pages: log in and out, register, change or reset a password. Each view reads its form and calls
+the account service (accounts.py), which every door shares."""
 
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from app.auth import mail
-from app.auth.accounts import (
-    end_every_login,
-    end_login,
-    send_registration_mail,
-    send_reset_mail,
-    start_login,
-    user_of_reset_token,
-)
-from app.auth.limits import (
-    account_form_limit,
-    check_login_allowed,
-    log_refused_request,
-    record_failed_login,
-    remember_device,
-)
-from app.errors.input_checks import CONTROL
-from app.extensions import db, limiter
+from app.auth import accounts
+from app.auth.limits import account_form_limit, log_refused_request, login_attempts, registrations, remember_device
+from app.extensions import limiter
 from app.forms import (
-    USERNAME_TAKEN,
     ChangePasswordForm,
     LoginForm,
     RegistrationForm,
     ResetPasswordForm,
     ResetPasswordRequestForm,
 )
-from app.models import User, authenticate, commit_unless_taken, hash_password
+from app.rules import CONTROL, USERNAME_TAKEN
 
 RESET_MAIL_ON_ITS_WAY = (
     "If an account uses this address, a mail with a link to choose a new password is on its way. "
@@ -54,30 +39,29 @@ def is_safe_next(target: str | None) -> bool:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_attempts
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.is_submitted():
-        account = form.username.data or ""
-        check_login_allowed(account)
-        person = authenticate(account, form.password.data) if form.validate() else None
+        password = form.password.data if form.validate() else None
+        person, _ = accounts.log_in(form.username.data or "", password)
         if person is None:
-            record_failed_login(account)
             if not form.errors:
                 flash("Invalid username or password.")
             return render_template("auth/login.html", title="Sign in", form=form)
-        start_login(person, remember=form.remember_me.data)
+        accounts.start_login(person, remember=form.remember_me.data)
         target = request.args.get("next")
         response = redirect(target if is_safe_next(target) else url_for("main.index"))
-        remember_device(response, person.username)
+        remember_device(response, person)
         return response
     return render_template("auth/login.html", title="Sign in", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    end_login(current_user if current_user.is_authenticated else None)
+    accounts.end_login(current_user if current_user.is_authenticated else None)
     flash("You have been logged out.")
     return redirect(url_for("main.explore"))
 
@@ -86,51 +70,27 @@ def logout():
 @login_required
 def logout_everywhere():
     """End every login of this user, on every browser and device, and revoke their API tokens."""
-    user = current_user._get_current_object()
-    end_every_login(user)
-    db.session.commit()
-    end_login(None)
+    accounts.log_out_everywhere(current_user._get_current_object())
+    accounts.end_login(None)
     flash("You have been logged out everywhere.")
     return redirect(url_for("auth.login"))
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(account_form_limit, methods=["POST"], on_breach=log_refused_request)
+@registrations
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = RegistrationForm()
     if form.validate_on_submit():
-        owner = User.by_email(form.email.data)
-        if owner is None:
-            person, owner = create_account(form)
-            if person is None and owner is None:
-                form.username.errors.append(USERNAME_TAKEN)
-                return render_template("auth/register.html", title="Register", form=form)
-        else:
-            person = None
-            hash_password(form.password.data)  # the work a new account costs, so both answers take as long
-        # The same answer whether the address was free or not: its owner gets a mail instead.
-        send_registration_mail(form.email.data, person, owner)
-        flash(WELCOME)
+        try:
+            accounts.register(form.username.data, form.email.data, form.password.data)
+        except accounts.NameTaken:
+            form.username.errors.append(USERNAME_TAKEN)
+            return render_template("auth/register.html", title="Register", form=form)
+        flash(WELCOME)  # the same answer whether the address was free or not: its owner gets a mail instead
         return redirect(url_for("auth.login"))
     return render_template("auth/register.html", title="Register", form=form)
-
-
-def create_account(form: RegistrationForm) -> tuple[User | None, User | None]:
-    """Create the account; return (new user, None), or (None, owner) if another request took the address first.
-
-    (None, None): another request took the name first.
-    """
-    person = User(username=form.username.data, email=form.email.data)
-    person.set_password(form.password.data)
-    db.session.add(person)
-    taken = commit_unless_taken(form.username.data, form.email.data)
-    if taken == "username":
-        return None, None
-    if taken == "email":
-        return None, User.by_email(form.email.data)
-    return person, None
 
 
 @bp.route("/change_password", methods=["GET", "POST"])
@@ -139,10 +99,8 @@ def create_account(form: RegistrationForm) -> tuple[User | None, User | None]:
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        if current_user.check_password(form.current_password.data):
-            current_user.set_password(form.password.data)
-            end_every_login(current_user, keep_this_one=True)
-            db.session.commit()
+        if accounts.change_password(current_user._get_current_object(), form.current_password.data,
+                                    form.password.data):  # fmt: skip
             flash("Your password has been changed. Every other session of yours has ended.")
             return redirect(url_for("main.user", username=current_user.username))
         form.current_password.errors.append("Your current password is not right.")
@@ -154,12 +112,10 @@ def change_password():
 def reset_password_request():
     form = ResetPasswordRequestForm()
     if form.validate_on_submit():
-        if not mail.can_send():  # before looking the address up: the answer must not depend on it
+        if not accounts.can_send_mail():  # before looking the address up: the answer must not depend on it
             flash(MAIL_DOWN)
             return render_template("auth/reset_password_request.html", title="Reset password", form=form), 503
-        user = User.by_email(form.email.data)
-        if user is not None:
-            send_reset_mail(user)
+        accounts.request_password_reset(form.email.data)
         flash(RESET_MAIL_ON_ITS_WAY)
         return redirect(url_for("auth.login"))
     return render_template("auth/reset_password_request.html", title="Reset password", form=form)
@@ -170,19 +126,17 @@ def reset_password():
     """The link in the mail lands here with ?token=; the token moves to the session and out of the URL."""
     if "token" in request.args:
         token = request.args["token"]
-        if user_of_reset_token(token) is None:
+        if accounts.user_of_reset_token(token) is None:
             return invalid_reset_link()
         session["reset_token"] = token
         return redirect(url_for("auth.reset_password"))
-    user = user_of_reset_token(session.get("reset_token", ""))
+    user = accounts.user_of_reset_token(session.get("reset_token", ""))
     if user is None:
         return invalid_reset_link()
     form = ResetPasswordForm()
     if form.validate_on_submit():
-        user.set_password(form.password.data)  # the token was bound to the old hash: it dies here
-        end_every_login(user)
-        db.session.commit()
-        end_login(None)
+        accounts.reset_password(user, form.password.data)  # the token was bound to the old hash: it dies here
+        accounts.end_login(None)
         flash("Your password has been changed. You can now log in with it.")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset_password.html", title="Choose a new password", form=form)

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app.database import is_transient, log_unavailable, rollback_quietly
-from app.errors.input_checks import ControlCharacterInText, without_control_characters
+from app.errors.input_checks import ControlCharacterInText
 from app.errors.problem_details import problem_response
 from app.errors.resubmit import fields_to_type_again, may_refill, typed_fields
 from app.errors.text import (
@@ -32,6 +32,7 @@ from app.errors.text import (
 )
 from app.extensions import limiter, login
 from app.observability.request_id import current_request_id
+from app.rules import without_control_characters
 
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
 TEMPLATES = {404: "errors/404.html", 500: "errors/500.html"}  # every other status: errors/error.html

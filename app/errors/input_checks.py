@@ -16,13 +16,12 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask, abort, request
 from werkzeug.exceptions import BadRequest
 
+from app.rules import CONTROL, CONTROL_IN_TEXT
+
 # Our forms are plain text: no file uploads, so a whole multipart body must be UTF-8 too.
 TEXT_BODIES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # A "%" that starts no %XX escape: browsers never send one in a form body (they write "%25").
 BROKEN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
-# C0 controls, DEL and C1 controls (Unicode's category Cc); in a form's text, all but TAB, LF and CR.
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class ControlCharacterRefused(BadRequest):
@@ -77,10 +76,6 @@ def control_characters_in_form_text() -> bool:
     if request.mimetype not in TEXT_BODIES:
         return False
     return any(CONTROL_IN_TEXT.search(value) for value in request.form.values())
-
-
-def without_control_characters(text: str) -> str:
-    return CONTROL_IN_TEXT.sub("", text)
 
 
 def body_is_utf8() -> bool:

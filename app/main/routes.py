@@ -6,10 +6,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.database import is_transient
 from app.extensions import db
-from app.forms import USERNAME_TAKEN, EditProfileForm, EmptyForm, PostForm
+from app.forms import EditProfileForm, EmptyForm, PostForm
 from app.main import post_lists
 from app.main.avatars import identicon_svg
-from app.models import POST_MAX, Post, Profile, User, commit_unless_taken
+from app.models import Post, Profile, User, commit_unless_taken
+from app.rules import POST_MAX, USERNAME_TAKEN
 
 bp = Blueprint("main", __name__, cli_group=None)  # `flask seed` (app/main/cli.py) is a top-level command
 

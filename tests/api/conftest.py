@@ -105,7 +105,7 @@ def add_user_with_token(app, username: str) -> str:
         user = User(username=username, email=f"{username}@example.com", password_hash=PASSWORD_HASH)
         db.session.add(user)
         db.session.flush()
-        token, secret = Token.issue(user, 3600)
+        token, secret = Token.issue(user, 3600, most=20)
         db.session.add(token)
         db.session.commit()
     return secret
@@ -130,5 +130,6 @@ def live_api(tmp_path_factory):
     """Real gunicorn (2 workers) on the test database (TEST_DATABASE_URL, else a SQLite file): (server, app)."""
     folder = tmp_path_factory.mktemp("live-api")
     url = database_url(os.environ.get("TEST_DATABASE_URL"), f"sqlite:///{folder / 'api.db'}")
-    with served_database(folder, url) as app, gunicorn(folder, gunicorn_env(url, folder)) as server:
+    env = gunicorn_env(url, folder, ACCOUNT_RATE_LIMIT="1000 per minute")  # the races register from one address
+    with served_database(folder, url) as app, gunicorn(folder, env) as server:
         yield server, app

@@ -15,7 +15,7 @@ def test_the_document_is_openapi_3_1_and_loads_in_schemathesis(client):
     document = client.get("/api/openapi.json").get_json()
     assert document["openapi"] == "3.1.0"
     schema = schemathesis.openapi.from_dict(document)
-    assert len(list(schema.get_all_operations())) == 12
+    assert len(list(schema.get_all_operations())) == 13
 
 
 def test_every_api_route_and_method_is_documented(client, app):

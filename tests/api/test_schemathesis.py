@@ -58,7 +58,9 @@ def live(tmp_path_factory):
     folder = tmp_path_factory.mktemp("schemathesis")
     url = f"sqlite:///{folder / 'api.db'}"
     # Limits stay on (the 429 path is part of the contract) but high enough not to cut the run short.
-    env = gunicorn_env(url, folder, API_RATE_LIMIT="100000 per minute", ACCOUNT_RATE_LIMIT="100000 per minute")
+    # Every case comes from one address: only the limits would answer.
+    limits = {"API_RATE_LIMIT": "100000 per minute", "ACCOUNT_RATE_LIMIT": "100000 per minute"}
+    env = gunicorn_env(url, folder, **limits, LOGIN_ATTEMPT_LIMIT="100000 per minute")
     with served_database(folder, url) as app, gunicorn(folder, env) as server:
         username = "fuzz" + uuid.uuid4().hex[:8]
         yield LiveApi(server.url, add_user_with_token(app, username), username), server
