@@ -145,6 +145,10 @@ class ResetPasswordForm(SiteForm):
 
 class EditProfileForm(SiteForm):
     username = StringField("Username", validators=username_rules)
+    display_name = StringField(
+        "Display name", validators=[Rule(rules.check_display_name, most=rules.DISPLAY_NAME_MAX)],
+        description="Optional, in any script: shown beside your username.",
+    )  # fmt: skip
     about_me = TextAreaField("About me", validators=[Rule(rules.check_text, rules.ABOUT_ME_MAX)])
     submit = SubmitField("Save")
 

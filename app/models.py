@@ -282,6 +282,7 @@ _person = User.__table__
 PROFILE = sa.select(
     _person.c.id,
     _person.c.username,
+    _person.c.display_name,
     _person.c.about_me,
     _person.c.last_seen,
     _person.c.email,
@@ -296,6 +297,7 @@ class Profile:
 
     id: int
     username: str
+    display_name: str | None
     about_me: str | None
     last_seen: datetime | None
     avatar_digest: str
@@ -311,11 +313,10 @@ class Profile:
         row = db.session.connection().execute(PROFILE, {"key": username_key(name), "viewer_id": viewer_id}).first()
         if row is None:
             return None
-        user_id, username, about_me, last_seen, email, followers_count, following_count, viewer_follows = row
+        user_id, username, display_name, about_me, last_seen, email, followers, following, viewer_follows = row
         digest = avatar_digest(email)
-        return cls(
-            user_id, username, about_me, last_seen, digest, followers_count, following_count, bool(viewer_follows)
-        )
+        return cls(user_id, username, display_name, about_me, last_seen, digest, followers, following,
+                   bool(viewer_follows))  # fmt: skip
 
 
 def oldest(lifetime_seconds: int) -> datetime:

@@ -68,8 +68,8 @@ class RenderedLists:
     def render(self, page, endpoint: str, endpoint_args: dict | None = None) -> Markup:
         now = utc_now()
         shown = tuple(
-            (post.id, post.body, post.timestamp, post.author.username, post.author.avatar_digest)
-            + (relative_time(post.timestamp, now),)
+            # The author is a frozen dataclass: equal, and hashed, by what the list shows of them.
+            (post.id, post.body, post.timestamp, post.author, relative_time(post.timestamp, now))
             for post in page.items
         )
         where = (request.script_root, endpoint, tuple(sorted((endpoint_args or {}).items())))

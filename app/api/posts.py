@@ -25,6 +25,7 @@ def post_out(post: Post | post_lists.ListedPost) -> PostOut:
         body=post.body,
         timestamp=post.timestamp,
         author=post.author.username,
+        author_display_name=post.author.display_name,
         links=PostLinks(
             self=url_for("api.posts.get_post", post_id=post.id),
             author=url_for("api.users.get_user", username=post.author.username),

@@ -92,6 +92,7 @@ class PostOut(BaseModel):
     body: str
     timestamp: datetime
     author: str
+    author_display_name: str | None
     links: PostLinks
 
 

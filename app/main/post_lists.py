@@ -1,6 +1,6 @@
 """The lists of posts the pages and the API show: explore, a timeline, one user's posts.
 
-They are read lean: one Core query of the six columns a list shows, built once at import
+They are read lean: one Core query of the seven columns a list shows, built once at import
 with its values as bound parameters, and plain rows instead of ORM objects; each author's avatar is
 worked out once per page, not once per post. Through the ORM, with a joined load of every author, a
 page's query cost three times as much CPU as the database's own work on it.
@@ -25,6 +25,7 @@ class Author:
 
     id: int
     username: str
+    display_name: str | None
     avatar_digest: str
 
 
@@ -39,7 +40,15 @@ class ListedPost:
 def newest_first(*conditions) -> sa.Select:
     """Return the list query: posts matching `conditions` with their authors, newest first, one page."""
     return (
-        sa.select(posts.c.id, posts.c.body, posts.c.timestamp, users.c.id, users.c.username, users.c.email)
+        sa.select(
+            posts.c.id,
+            posts.c.body,
+            posts.c.timestamp,
+            users.c.id,
+            users.c.username,
+            users.c.display_name,
+            users.c.email,
+        )  # fmt: skip
         .join_from(posts, users, posts.c.user_id == users.c.id)
         .where(*conditions)
         .order_by(posts.c.timestamp.desc(), posts.c.id.desc())
@@ -85,9 +94,9 @@ def page_of(query: sa.Select, values: dict, number: int, per_page: int) -> Page:
     rows = db.session.connection().execute(query, values).all()
     authors = {}
     items = []
-    for post_id, body, timestamp, author_id, username, email in rows[:per_page]:
+    for post_id, body, timestamp, author_id, username, display_name, email in rows[:per_page]:
         author = authors.get(author_id)
         if author is None:
-            author = authors[author_id] = Author(author_id, username, avatar_digest(email))
+            author = authors[author_id] = Author(author_id, username, display_name, avatar_digest(email))
         items.append(ListedPost(post_id, body, timestamp, author))
     return Page.of(items, number, has_next=len(rows) > per_page)

@@ -81,7 +81,7 @@ def user(username: str):
     page = posts_page(post_lists.by_user, person.id)
     return render_template(
         "user.html",
-        title=person.username,
+        title=person.display_name or person.username,
         user=person,
         page=page,
         followers_count=person.followers_count,
@@ -98,6 +98,7 @@ def edit_profile():
     form = EditProfileForm(current_user.username)
     if form.validate_on_submit():
         current_user.username = form.username.data
+        current_user.display_name = form.display_name.data
         current_user.about_me = form.about_me.data
         if commit_unless_taken(form.username.data) is None:
             flash("Your changes have been saved.")
@@ -105,6 +106,7 @@ def edit_profile():
         form.username.errors.append(USERNAME_TAKEN)
     elif request.method == "GET":
         form.username.data = current_user.username
+        form.display_name.data = current_user.display_name
         form.about_me.data = current_user.about_me
     return render_template("edit_profile.html", title="Edit profile", form=form)
 
