@@ -41,6 +41,7 @@ BROWSERS = [(name, re.compile(pattern)) for name, pattern in (
     ("Chrome", r"Chrom(?:e|ium)/(\d+)"), ("Safari", r"Version/(\d+)[^ ]* .*Safari/"),
 )]  # fmt: skip
 FIRST_PRODUCT = re.compile(r"([A-Za-z][\w.-]*)/(\d+)")
+QUOTED_PAIR = re.compile(r"""(?P<head>(?P<q>['"])(?P<name>[\w.-]+)(?P=q)\s*:\s*)(?P<secret>'[^']*'|"[^"]*"|[^\s,}]+)""")
 # Cookies whose value a log line, an alert mail, a Sentry event or the in-flight slot may show: none. An
 # allow-list, not a list of the dangerous ones: the app's own cookies (the session, remember_token,
 # login_device, the maintenance pass) prove who someone is, and a cookie no one named here (a new one of
@@ -50,7 +51,6 @@ SHOWN_COOKIES: frozenset[str] = frozenset()
 # Masked in free text too (a traceback, a path) when at least this long: shorter values (en, dark, 1) are
 # preferences, not credentials, and masking them would blot out ordinary words.
 COOKIE_VALUE_MIN = 8
-QUOTED_PAIR = re.compile(r"""(?P<head>(?P<q>['"])(?P<name>[\w.-]+)(?P=q)\s*:\s*)(?P<secret>'[^']*'|"[^"]*"|[^\s,}]+)""")
 
 
 def is_sensitive(name: str) -> bool:
