@@ -17,9 +17,11 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
-# First use only: a private .env with a freshly generated SECRET_KEY (no shared default key).
+# First use only: a private .env with a freshly generated SECRET_KEY (no shared default key), readable by its
+# owner alone (umask 077: the file is created 0600, never world-readable even for a moment).
 .env: | $(BIN)/python
-	sed "s/^SECRET_KEY=.*/SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')/" .env.example > $@
+	key=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))') && umask 077 && \
+		sed "s/^SECRET_KEY=.*/SECRET_KEY=$$key/" .env.example > $@
 	@echo "Wrote .env with a new SECRET_KEY."
 
 run: $(VENV)/.runtime .env  ## serve the site on SQLite, debugger off, real error pages

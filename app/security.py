@@ -1,7 +1,7 @@
 """Hardening: a real SECRET_KEY, the client address behind a proxy, security headers, no caching of what is
 personal, and the rate limiter bound to the app (the limits sit on the views they guard)."""
 
-from flask import Flask, Response, current_app, g, session
+from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
     app.extensions["security_headers"] = security_headers(app)
     app.after_request(add_security_headers)
     app.after_request(keep_signed_in_pages_out_of_caches)
+    app.after_request(retry_after_only_to_say_wait)  # registered before the limiter's: it runs after it
     app.session_interface = NoStoreSessionInterface()
     limiter.init_app(app)  # the limits themselves sit on the views they guard (app/auth/, app/api/)
 
@@ -114,11 +115,21 @@ def keep_signed_in_pages_out_of_caches(response: Response) -> Response:
     return response
 
 
-class NoStoreSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session; and no cache may store a response that sets a cookie.
+def retry_after_only_to_say_wait(response: Response) -> Response:
+    """Drop Retry-After from any answer but a 429 or a 503: Flask-Limiter's headers (X-RateLimit-*, which
+    the API documents) put it on every answer of a limited view, where it asks a client to wait for nothing."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
 
-    Checked here because the session cookie is set after every after_request function has run. The signing
-    serializer is built once per key rather than twice a request: it holds nothing but the keys.
+
+class NoStoreSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, never saved under /api/; and no cache may store a response that sets a cookie.
+
+    The API carries no cookies: whatever touched the session while serving it (a template's CSRF token, say),
+    its answer sets none. Checked here because the session cookie is set after every after_request function
+    has run. The signing serializer is built once per key rather than twice a request: it holds nothing but
+    the keys.
     """
 
     def get_signing_serializer(self, app):
@@ -129,6 +140,8 @@ class NoStoreSessionInterface(SecureCookieSessionInterface):
         return kept[1]
 
     def save_session(self, app, session, response) -> None:
+        if request.path.startswith("/api/"):
+            return
         super().save_session(app, session, response)
         if "Set-Cookie" in response.headers:
             response.headers["Cache-Control"] = "no-store"

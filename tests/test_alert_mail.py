@@ -9,6 +9,7 @@ import socket
 from email import message_from_bytes, message_from_string, policy
 
 import pytest
+from flask import request
 
 from app import create_app
 from app.observability.alerts.mail import block
@@ -208,3 +209,51 @@ def test_a_relay_without_8bitmime_gets_quoted_printable(tmp_path):
     message = message_from_string(envelope.content, policy=policy.default)
     assert message["Content-Transfer-Encoding"] == "quoted-printable"
     assert "DemoFailure: Demo failure requested at /demo/error" in message.get_content()
+
+
+# Cookies: the app's own (session, remember_token, login_device, the maintenance pass) and any other on the domain.
+
+OTHER_COOKIE = ("site_prefs", "another-site-cookie-4f1d9a")  # a name the app never sets
+
+
+def logged_in_with_cookies(client, auth, make_user) -> list[str]:
+    """Log in through the form (it sets the login_device cookie), add an unknown cookie; return their values."""
+    auth.login(make_user())
+    client.set_cookie(*OTHER_COOKIE)
+    return [client.get_cookie("login_device").value, OTHER_COOKIE[1]]
+
+
+def test_no_cookie_s_value_reaches_the_mail_whatever_its_name(client, auth, make_user, inbox):
+    values = logged_in_with_cookies(client, auth, make_user)
+
+    client.get("/demo/error")
+
+    [mail] = inbox.wait_for(1)
+    [raw] = raw_mails(inbox)
+    for value in values:
+        assert value.encode() not in raw, value
+    body = mail.get_content()
+    rows = [row.split(":", 1) for row in body.split("\n\nCookies\n", 1)[1].strip().splitlines()]
+    cookies = {name.strip(): value.strip() for name, value in rows}
+    assert cookies["login_device"] == cookies["site_prefs"] == cookies["session"] == "********"
+    headers = body.split("\n\nHeaders\n", 1)[1].split("\n\n", 1)[0]
+    assert [row.split()[1:] for row in headers.splitlines() if row.split()[0] == "Cookie:"] == [["********"]]
+
+
+def test_no_cookie_s_value_reaches_the_mail_or_the_log_from_an_exception_s_text(app, client, auth, make_user, inbox,
+                                                                                tmp_path):  # fmt: skip
+    def read_device():
+        raise ValueError(f"cannot read {request.cookies['login_device']} next to {request.cookies['site_prefs']}")
+
+    app.add_url_rule("/read-device", "read_device", read_device)
+    values = logged_in_with_cookies(client, auth, make_user)
+
+    client.get("/read-device")
+
+    [mail] = inbox.wait_for(1)
+    log = (tmp_path / "logs" / "microblog.log").read_text()
+    assert "ValueError: cannot read ******** next to ********" in log
+    for value in values:
+        assert value.encode() not in raw_mails(inbox)[0], value
+        assert value not in log, value
+    assert "cannot read ******** next to ********" in mail["Subject"]

@@ -18,6 +18,7 @@ HEADINGS = {
     403: "You cannot open this page",
     404: "Page not found",
     405: "This page cannot be opened directly",
+    408: "What you sent arrived too slowly",
     410: "This page has been removed",
     413: "What you sent is too large",
     429: "Too many attempts",
@@ -147,7 +148,7 @@ def test_after_logging_out_the_5xx_menu_offers_log_in(client, auth, make_user):
     assert ">Log in</a>" in page and ">Log out</button>" not in page
 
 
-@pytest.mark.parametrize("code", [400, 404, 405, 413, 429, 500, 503])
+@pytest.mark.parametrize("code", [400, 404, 405, 408, 413, 429, 500, 503])
 def test_json_answers_keep_their_fields_and_get_the_plain_detail(client, code):
     method, path, options = request_for(code)
     html_page = client.open(path, method=method, headers=BROWSER, **options).get_data(as_text=True)

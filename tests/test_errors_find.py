@@ -47,6 +47,7 @@ def served(request, tmp_path_factory):
         }
         with gunicorn(folder, env, workers=2) as server:
             ids = {"first": get(server.url + "/demo/error")}
+            ids["mentions"] = get(server.url + f"/missing-{ids['first']}")  # another request that names the id
             for n in range(16):
                 get(server.url + f"/missing-{n}")  # INFO lines to rotate the file between the failures
             ids["later"] = [get(server.url + "/demo/error") for _ in range(6)]  # each worker logs its first traceback
@@ -127,6 +128,17 @@ def test_find_prints_the_records_of_a_request_that_did_not_fail(served):
     assert code == 0, output
     assert f"INFO [{ids['missing']}] app: Not found: '/missing-last'" in output
     assert f"INFO [{ids['missing']}] gunicorn.access: GET /missing-last 404 " in output
+
+
+def test_find_leaves_out_other_requests_that_only_mention_the_id(served):
+    folder, ids = served
+    code, output = find(folder, ids["first"])
+    assert code == 0, output
+    assert ids["mentions"] not in output and f"/missing-{ids['first']}" not in output
+
+    code, output = find(folder, ids["first"][:12])  # part of an id is no request's id
+    assert code == 1, output
+    assert ids["first"] not in output.replace(f"No record of request {ids['first'][:12]}", "")
 
 
 def test_find_says_so_and_exits_1_when_nothing_matches(served):

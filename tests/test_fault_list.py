@@ -305,3 +305,43 @@ def test_the_admin_page_is_a_503_while_the_database_is_down(admin_app):
         answer = client.get("/admin/errors")
     assert answer.status_code == 503 and answer.headers["Retry-After"]
     assert client.get("/admin/errors").status_code == 200
+
+
+FORGED = "the page froze\r\n  2026-01-01 00:00:00 UTC, request 0000: all fine, ignore this fault\nStatus: resolved"
+
+
+def test_feedback_with_line_breaks_is_one_line_in_the_cli_the_admin_page_and_the_mail(feedback_app, smtp):
+    inbox = smtp[0]
+    client = feedback_app.test_client()
+    failed = client.get("/boom")
+    inbox.wait_for(1)
+    client.post("/feedback", data=feedback_from(failed.get_data(as_text=True), FORGED))
+    fingerprint = the_fingerprint(feedback_app)
+    with feedback_app.app_context():
+        db.session.get(User, 1).is_admin = True
+        db.session.commit()
+
+    show = flask(feedback_app, "errors", "show", fingerprint)[1]
+    page = as_user(feedback_app, 1).get("/admin/errors").get_data(as_text=True)
+    client.get("/boom")  # a repeat: its follow-up carries the feedback
+    follow_up = inbox.wait_for(2, timeout=10)[1].get_content()
+
+    escaped = FORGED.replace("\r", "\\r").replace("\n", "\\n")
+    assert f"request {failed.headers['X-Request-ID']}: {escaped}" in show
+    assert [line for line in show.splitlines() if line.startswith(("Status:", "  Status:"))] == ["  Status:        new"]
+    assert "all fine, ignore this fault\n" not in page and escaped in page
+    assert f"request {failed.headers['X-Request-ID']}: {escaped}" in follow_up
+
+
+def test_a_page_s_reference_keeps_one_entry_however_often_it_is_sent(feedback_app):
+    client = feedback_app.test_client()
+    user_page = client.get("/boom").get_data(as_text=True)
+    client.post("/feedback", data=feedback_from(user_page, "I was posting a photo caption"))
+    other = client.get("/boom")
+
+    for n in range(25):  # more than FEEDBACK_KEPT: without a rule per request it would push the user's words off
+        client.post("/feedback", data=feedback_from(other.get_data(as_text=True), f"spam {n}"))
+
+    feedback = json.loads(flask(feedback_app, "errors", "list", "--json")[1])[0]["feedback"]
+    assert [entry["text"] for entry in feedback] == ["I was posting a photo caption", "spam 24"]
+    assert feedback[1]["request_id"] == other.headers["X-Request-ID"]

@@ -4,7 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app import create_app
+from app.observability import inflight
 from app.observability.scrub import MASK, is_sensitive, known_secrets, scrub_mapping, scrub_pairs, scrub_text, scrub_url
+from tests.conftest import config_for_tests
 
 
 @pytest.mark.parametrize(
@@ -92,3 +95,20 @@ def test_no_password_in_a_url_survives(user, password):
 
     assert f":{password}@" not in scrub_text(text)
     assert f":{password}@" not in scrub_url(f"postgresql://{user}:{password}@db.internal:5432/app")
+
+
+# Cookies: masked by default in every sink, whatever their name (the mail and the log: tests/test_alert_mail.py;
+# Sentry: tests/test_sentry.py).
+
+
+def test_the_request_a_worker_publishes_masks_every_cookie_s_value(tmp_path, monkeypatch):
+    monkeypatch.setenv(inflight.DIRECTORY_ENV, str(tmp_path))  # as gunicorn.conf.py sets it for its workers
+    app = create_app(config_for_tests(tmp_path))
+    app.add_url_rule("/echo/<word>", "echo", lambda word: inflight.current_request())
+    client = app.test_client()
+    client.set_cookie("login_device", "device-cookie-value-0123456789")
+    client.set_cookie("site_prefs", "another-site-cookie-4f1d9a")
+
+    published = client.get("/echo/device-cookie-value-0123456789?next=another-site-cookie-4f1d9a").get_json()
+
+    assert published["path"] == f"/echo/{MASK}?next={MASK}"

@@ -13,6 +13,7 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from app.forms import EmptyForm
 from app.observability.faults import NoSuchFault, all_faults, fault_store, hourly_counts, mute, resolve, unmute
+from app.observability.logs import one_line
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", cli_group=None)  # `flask users` is top-level
 MUTE_CHOICES = {"1h": ("1 hour", 3600), "1d": ("1 day", 86400), "1w": ("1 week", 7 * 86400)}
@@ -45,9 +46,8 @@ def errors():
         raise ServiceUnavailable(retry_after=current_app.config["RETRY_AFTER"]) from None
     rows = [(fault, fault.state(now), hourly_counts(fault, now)) for fault in faults]
     spark = {"width": SPARK_WIDTH, "height": SPARK_HEIGHT, "points": sparkline_points}
-    return render_template(
-        "admin/errors.html", title="Errors", rows=rows, spark=spark, mute_choices=MUTE_CHOICES, utc_time=utc_time
-    )
+    return render_template("admin/errors.html", title="Errors", rows=rows, spark=spark, mute_choices=MUTE_CHOICES,
+                           utc_time=utc_time, one_line=one_line)  # fmt: skip
 
 
 def utc_time(timestamp: float) -> str:

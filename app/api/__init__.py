@@ -13,10 +13,11 @@ It imports the base layer, app/auth/ and app/main/ (their services: limits, the 
 app/errors/ and app/observability/; nothing imports it but create_app.
 """
 
-from flask import Blueprint, current_app
+from flask import Blueprint, Response, current_app, request
 
 from app.api import errors, openapi, posts, problems, tokens, users
 from app.api.auth import rate_limit_key
+from app.errors.handlers import leave_user_unloaded
 from app.extensions import csrf, limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -24,6 +25,19 @@ errors.register_error_handlers(bp)
 for part in (tokens.bp, users.bp, posts.bp, problems.bp, openapi.bp):
     bp.register_blueprint(part)
     csrf.exempt(part)  # Flask-WTF looks up the request's own (nested) blueprint, so each is exempted
+
+# Callers are known by their token, never by a cookie: the web login's user is not loaded (Flask-Login would
+# refresh the session from a remember cookie), and app/security.py saves no session under /api/.
+bp.before_request(leave_user_unloaded)
+
+
+@bp.after_request
+def never_store_answers_to_credentials(response: Response) -> Response:
+    """Mark every answer to a request that sent credentials (Basic for a token, a bearer token) `no-store`:
+    it holds a token or someone's own data, which no cache, shared or the client's own, may keep."""
+    if "Authorization" in request.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def api_rate_limit() -> str:

@@ -105,6 +105,14 @@ def endpoint_taking_post() -> str:
     return endpoint
 
 
+def request_timeout(_retry_after):
+    return ErrorText(
+        "What you sent arrived too slowly",
+        "What you sent took too long to reach the site, so it stopped waiting. Nothing was saved.",
+        ["Check your connection, then go back and send it again."],
+    )
+
+
 def gone(_retry_after):
     return ErrorText("This page has been removed", "What was here has been removed and will not come back.")
 
@@ -154,6 +162,7 @@ WORDS = {
     403: forbidden,
     404: not_found,
     405: method_not_allowed,
+    408: request_timeout,
     410: gone,
     413: too_large,
     429: too_many_requests,

@@ -19,9 +19,10 @@ bp = Blueprint("main", __name__, cli_group=None)  # `flask seed` (app/main/cli.p
 def record_last_seen() -> None:
     if request.url_rule is None:
         return  # no page matched (a 404 or 405 from the router): nothing here needs the user
-    if request.blueprint in ("health", "feedback", "admin"):
+    if request.blueprints and request.blueprints[-1] in ("health", "feedback", "admin", "api"):  # the outermost
         # Health checks and the 500 page's feedback answer without the database, cookie or not;
-        # the admin pages load the user themselves and answer 503 when the database is down.
+        # the admin pages load the user themselves and answer 503 when the database is down;
+        # the API knows callers by their token only, never by a cookie (app/api/__init__.py).
         return
     if current_user.is_authenticated and current_user.touch_last_seen(current_app.config["LAST_SEEN_INTERVAL"]):
         try:

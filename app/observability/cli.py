@@ -36,7 +36,7 @@ from app.observability.faults import (
     unmute,
 )
 from app.observability.log_search import Search, find_request, rotated_files
-from app.observability.logs import LOG_FILE_NAME, REPEATS_FILE_NAME
+from app.observability.logs import LOG_FILE_NAME, REPEATS_FILE_NAME, one_line
 
 alerts_cli = AppGroup("alerts", help="Check the alert mail.")
 errors_cli = AppGroup("errors", help="Find a request in the logs; list, show, mute and resolve faults.")
@@ -215,7 +215,8 @@ def show_command(fingerprint: str) -> None:
         click.echo(f"  {name + ':':<{width}} {value}")
     click.echo(f"Feedback from the 500 page ({len(fault.feedback)})")
     for entry in fault.feedback:
-        click.echo(f"  {when(entry['at'])} UTC, request {entry['request_id']}: {entry['text']}")
+        # A user's words, line breaks and all: escaped to one line, so they cannot forge lines of this output.
+        click.echo(f"  {when(entry['at'])} UTC, request {one_line(entry['request_id'])}: {one_line(entry['text'])}")
 
 
 def describe_status(fault: Fault, now: float) -> str:

@@ -98,7 +98,11 @@ def resolve(store, prefix: str) -> Fault:
 
 
 def add_feedback(store, fingerprint: str, request_id: str, text: str, config) -> Fault:
-    """Keep what a user wrote on the 500 page, scrubbed and cut, with its request id, on the fault."""
+    """Keep what a user wrote on the 500 page, scrubbed and cut, with its request id, on the fault.
+
+    One entry per request: words sent again from the same page replace the earlier ones (a second
+    thought, or a form sent twice), so one page cannot push other users' words off the fault.
+    """
     text = scrub_text(text.strip()[:FEEDBACK_MAX], known_secrets(config))
     entry = {"request_id": request_id, "text": text, "at": time.time(), "mailed": False}
 
@@ -106,7 +110,8 @@ def add_feedback(store, fingerprint: str, request_id: str, text: str, config) ->
         fault = ledger.faults.get(fingerprint)
         if fault is None:  # the worker has not written the fault yet: the feedback waits for it
             fault = ledger.faults[fingerprint] = Fault(fingerprint, "", entry["at"], entry["at"])
-        fault.feedback = (fault.feedback + [entry])[-FEEDBACK_KEPT:]
+        others = [kept for kept in fault.feedback if kept["request_id"] != request_id]
+        fault.feedback = (others + [entry])[-FEEDBACK_KEPT:]
         return fault
 
     return store.change(change)

@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import Flask, g, request
 
 from app.observability.request_id import current_request_id, current_user_label
-from app.observability.scrub import scrub_url
+from app.observability.scrub import cookie_values, scrub_text, scrub_url
 
 DIRECTORY_ENV = "MICROBLOG_INFLIGHT_DIR"
 SLOT_SIZE = 2048  # bytes a slot takes; a publication is cut to fit
@@ -56,9 +56,12 @@ def write_slot(text: str) -> None:
 
 def publish_current_request() -> None:
     """Say which request this worker now serves; republished when the user becomes known (note_user)."""
+    path = scrub_url(request.full_path) if request.query_string else request.path
+    if cookies := cookie_values():  # a cookie's value in the address (a link built from it) is masked too
+        path = scrub_text(path, cookies)
     g.inflight = {
         "method": request.method,
-        "path": (scrub_url(request.full_path) if request.query_string else request.path)[:PATH_MAX],
+        "path": path[:PATH_MAX],
         "request_id": current_request_id(),
         "user": current_user_label(),
         "started": time.time(),

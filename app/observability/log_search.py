@@ -19,6 +19,7 @@ from pathlib import Path
 RECORD_START = re.compile(rb"\n(?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
 STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 TEXT_HEADER = re.compile(r"^(\S+) (\w+) \[([^\]]*)\] ")
+JSON_REQUEST_ID = re.compile(r'"request_id": "([^"]*)"')  # in a JSON line cut short, which json.loads refuses
 TEXT_FINGERPRINT = re.compile(r"\| fingerprint ([0-9a-f]{12})")
 REPEAT = re.compile(r"\] \S+ \S+ \d{3} repeat of ([0-9a-f]{12}), first logged at ")  # microblog-repeats.log
 GATED = "traceback already logged in this window"
@@ -82,31 +83,29 @@ def contents(path: Path) -> Iterator[bytes | mmap.mmap]:
 
 
 def find_request(request_id: str, app_logs: list[Path], access_logs: list[Path]) -> Search:
-    """Return every record that names `request_id`, and where the traceback of each of its faults was written."""
+    """Return every record of `request_id`, and where the traceback of each of its faults was written.
+
+    The id is looked for as bytes, then a record is kept only if its request id field is exactly that id:
+    another request's record that merely mentions it (in its path, or a repeat's "first logged at [id]")
+    is left out, and so is an id that merely starts with it.
+    """
     search = Search(request_id, app_logs + access_logs)
     needle = request_id.encode()
     for path in app_logs:
         with contents(path) as data:
             lines = LineCounter(data)
             found = [parse(path, data, start, end, lines) for start, end in hits(data, needle)]
-            # A repeat that names this request only as its fault's first is another request's record.
-            search.records += [record for record in found if not is_repeat_of_another(record, request_id)]
+            search.records += [record for record in found if record.request_id == request_id]
     search.records.sort(key=lambda record: record.text[:24])  # the two files' records in time order (ISO times)
     for path in access_logs:
         with contents(path) as data:
             lines = LineCounter(data)
-            for start, end in line_hits(data, needle):
-                text = bytes(data[start:end]).decode("utf-8", "replace")
-                record = LogRecord(path, lines.at(start), text, request_id, access=True)
-                search.records.append(access_from_json(record) if text.startswith("{") else record)
+            found = [access_record(path, data, start, end, lines) for start, end in line_hits(data, needle)]
+            search.records += [record for record in found if record.request_id == request_id]
     for fingerprint in search.gated():
         if located := latest_traceback(fingerprint, app_logs):
             search.tracebacks[fingerprint] = located
     return search
-
-
-def is_repeat_of_another(record: LogRecord, request_id: str) -> bool:
-    return record.request_id != request_id and "repeat of " in record.text.split("\n", 1)[0]
 
 
 def hits(data, needle: bytes) -> Iterator[tuple[int, int]]:
@@ -154,6 +153,18 @@ class LineCounter:
         return self.line
 
 
+def access_record(path: Path, data, start: int, end: int, lines: LineCounter) -> LogRecord:
+    """Return the access line at `start`, with its request id field (text or JSON, as app/observability/gunicorn.py
+    writes it)."""
+    text = bytes(data[start:end]).decode("utf-8", "replace")
+    record = LogRecord(path, lines.at(start), text, access=True)
+    if text.startswith("{"):
+        return access_from_json(record)
+    if header := TEXT_HEADER.match(text):
+        record.request_id = header.group(3)
+    return record
+
+
 def parse(path: Path, data, start: int, end: int, lines: LineCounter) -> LogRecord:
     raw = bytes(data[start:end]).decode("utf-8", "replace").rstrip("\n")
     record = LogRecord(path, lines.at(start), raw)
@@ -174,8 +185,8 @@ def from_json(record: LogRecord, raw: str) -> LogRecord:
     """Lay a JSON record out as the text format does, so that both read alike."""
     try:
         fields = json.loads(raw)
-    except ValueError:
-        return record  # a line cut by a crash: shown as it is
+    except ValueError:  # a line cut by a crash: shown as it is
+        return with_request_id_of_cut_line(record)
     record.request_id = fields.get("request_id", "-")
     if repeat := fields.get("repeat_of"):  # a compact line of microblog-repeats.log
         record.fingerprint = fields.get("fingerprint")
@@ -205,11 +216,19 @@ def access_from_json(record: LogRecord) -> LogRecord:
     try:
         fields = json.loads(record.text)
     except ValueError:
-        return record
+        return with_request_id_of_cut_line(record)
+    record.request_id = fields.get("request_id", "-")
     record.text = (
         f"{fields.get('time')} {fields.get('level')} [{fields.get('request_id')}] "
         f"{fields.get('logger')}: {fields.get('message')}"
     )
+    return record
+
+
+def with_request_id_of_cut_line(record: LogRecord) -> LogRecord:
+    """Read the request id of a JSON line that a crash cut short: it comes early in the line (time, level, id)."""
+    if found := JSON_REQUEST_ID.search(record.text):
+        record.request_id = found.group(1)
     return record
 
 

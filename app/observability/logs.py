@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from app.observability.fingerprint import record_fingerprint, relative_path
 from app.observability.request_id import current_request_id
-from app.observability.scrub import known_secrets, request_secrets, scrub_text
+from app.observability.scrub import cookie_values, known_secrets, request_secrets, scrub_text
 from app.version import __version__
 
 # portalocker, under concurrent-log-handler, imports the Redis client for a RedisLock this app never
@@ -196,7 +196,8 @@ class MicroblogFormatter(logging.Formatter):
         if is_repeat(record):
             return self.repeat_fields(record)
         exc = record.exc_info[1] if record.exc_info else None
-        secrets = self.secrets + request_secrets() if exc is not None else self.secrets  # what the user typed, too
+        # A failure masks what the user typed too; any record made in a request masks its cookies' values.
+        secrets = self.secrets + (request_secrets() if exc is not None else cookie_values())
         fields = {
             "time": utc_timestamp(record.created),
             "level": record.levelname,
@@ -227,7 +228,7 @@ class MicroblogFormatter(logging.Formatter):
             "logger": record.name,
             "message": f"repeat of {fingerprint}",
             "method": getattr(record, "method", "-"),
-            "path": scrub_text(getattr(record, "path", "-"), self.secrets),
+            "path": scrub_text(getattr(record, "path", "-"), self.secrets + cookie_values()),
             "status": getattr(record, "status", 500),
             "fingerprint": fingerprint,
             "repeat_of": {"time": utc_timestamp(first_time), "request_id": first_request},

@@ -1,4 +1,10 @@
-"""Mask secrets before anything leaves the process: log lines, alert mails, Sentry events."""
+"""Mask secrets before anything leaves the process: log lines, alert mails, Sentry events, the in-flight slot.
+
+Secrets are found by name (fields, query parameters, headers and settings that say pass, token, key...),
+by value (the settings' secret values, what this request sent under such names, every cookie's value),
+and by shape (credentials in a URL, password hashes, SQL parameters). Cookies are masked by default:
+only a name on the allow-list SHOWN_COOKIES (empty) shows its value.
+"""
 
 import ipaddress
 import re
@@ -36,6 +42,15 @@ BROWSERS = [(name, re.compile(pattern)) for name, pattern in (
 )]  # fmt: skip
 FIRST_PRODUCT = re.compile(r"([A-Za-z][\w.-]*)/(\d+)")
 QUOTED_PAIR = re.compile(r"""(?P<head>(?P<q>['"])(?P<name>[\w.-]+)(?P=q)\s*:\s*)(?P<secret>'[^']*'|"[^"]*"|[^\s,}]+)""")
+# Cookies whose value a log line, an alert mail, a Sentry event or the in-flight slot may show: none. An
+# allow-list, not a list of the dangerous ones: the app's own cookies (the session, remember_token,
+# login_device, the maintenance pass) prove who someone is, and a cookie no one named here (a new one of
+# ours, another site's on the same domain) cannot be known to be harmless. A name goes here only with the
+# reason its value is harmless.
+SHOWN_COOKIES: frozenset[str] = frozenset()
+# Masked in free text too (a traceback, a path) when at least this long: shorter values (en, dark, 1) are
+# preferences, not credentials, and masking them would blot out ordinary words.
+COOKIE_VALUE_MIN = 8
 
 
 def is_sensitive(name: str) -> bool:
@@ -48,20 +63,26 @@ def scrub_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(name, MASK if is_sensitive(name) else scrub_text(str(value))) for name, value in pairs]
 
 
-def scrub_mapping(mapping: Mapping) -> dict:
-    """Return a copy of a (nested) mapping with the values of sensitive keys masked."""
-    return {key: scrub_value(key, value) for key, value in mapping.items()}
+def mask_cookies(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Return the cookies with every value masked but those of SHOWN_COOKIES: the names tell on-call enough."""
+    return [(name, value if name in SHOWN_COOKIES else MASK) for name, value in pairs]
 
 
-def scrub_value(key, value):
+def scrub_mapping(mapping: Mapping, secrets: Iterable[str] = ()) -> dict:
+    """Return a copy of a (nested) mapping with the values of sensitive keys masked, and known secrets in text."""
+    secrets = list(secrets)
+    return {key: scrub_value(key, value, secrets) for key, value in mapping.items()}
+
+
+def scrub_value(key, value, secrets: Iterable[str] = ()):
     if isinstance(key, str) and is_sensitive(key) and value not in (None, "", [], {}):
         return MASK
     if isinstance(value, Mapping):
-        return scrub_mapping(value)
+        return scrub_mapping(value, secrets)
     if isinstance(value, list | tuple):
-        return [scrub_value("", item) for item in value]
+        return [scrub_value("", item, secrets) for item in value]
     if isinstance(value, str):
-        return scrub_text(value)
+        return scrub_text(value, secrets)
     return value
 
 
@@ -127,16 +148,26 @@ def _mask_if_sensitive(match: re.Match) -> str:
 
 
 def request_secrets() -> list[str]:
-    """Return what this request sent under sensitive names (fields, query, headers, cookies), to mask anywhere."""
+    """Return what this request sent under sensitive names (fields, query, headers) and in its cookies (all but
+    SHOWN_COOKIES, whatever their name), to mask anywhere."""
     if not has_request_context():
         return []
     try:
         form = list(request.form.items(multi=True))
     except Exception:  # the body itself may be what failed
         form = []
-    sent = chain(request.args.items(multi=True), form, request.headers.items(), request.cookies.items(multi=True))
+    sent = chain(request.args.items(multi=True), form, request.headers.items())
     values = {value.split()[-1] for name, value in sent if is_sensitive(name) and value.strip()}  # "Bearer xyz": xyz
-    return sorted((value for value in values if len(value) >= 4), key=len, reverse=True)
+    values = {value for value in values if len(value) >= 4}.union(cookie_values())
+    return sorted(values, key=len, reverse=True)
+
+
+def cookie_values() -> list[str]:
+    """Return the values of this request's cookies that no sink may show (all but SHOWN_COOKIES), longest first."""
+    if not has_request_context() or not request.cookies:
+        return []
+    values = {value.strip() for name, value in request.cookies.items(multi=True) if name not in SHOWN_COOKIES}
+    return sorted((value for value in values if len(value) >= COOKIE_VALUE_MIN), key=len, reverse=True)
 
 
 def known_secrets(config: Mapping) -> list[str]:

@@ -2,7 +2,15 @@
 
 from flask import Flask
 
-from app.observability.scrub import known_secrets, request_secrets, scrub_mapping, scrub_text, scrub_url
+from app.observability.scrub import (
+    cookie_values,
+    known_secrets,
+    mask_cookies,
+    request_secrets,
+    scrub_mapping,
+    scrub_text,
+    scrub_url,
+)
 from app.version import __version__
 
 
@@ -21,19 +29,25 @@ def init_sentry(app: Flask) -> None:
         environment=app.config["SENTRY_ENVIRONMENT"],
         data_collection={"user_info": False},  # no default PII (send_default_pii=False, in the SDK's new terms)
         before_send=lambda event, hint: scrub_event(event, secrets + request_secrets()),  # what the user typed, too
-        before_breadcrumb=lambda crumb, hint: scrub_breadcrumb(crumb, secrets),
+        before_breadcrumb=lambda crumb, hint: scrub_breadcrumb(crumb, secrets + cookie_values()),
     )
 
 
 def scrub_event(event: dict, secrets: list[str]) -> dict:
-    """Mask what Microblog masks in its own mails: sensitive fields, headers, cookies, URL credentials, secrets."""
+    """Mask what Microblog masks in its own mails: sensitive fields, headers, every cookie, URL credentials, secrets.
+
+    The SDK sends no cookies while it sends no personal data (the `user_info` switch); should that change,
+    they are masked here as everywhere.
+    """
     request = event.get("request")
     if request:
         if request.get("url"):
-            request["url"] = scrub_url(request["url"])
-        for part in ("data", "headers", "cookies"):
+            request["url"] = scrub_text(scrub_url(request["url"]), secrets)
+        for part in ("data", "headers"):
             if isinstance(request.get(part), dict):
-                request[part] = scrub_mapping(request[part])
+                request[part] = scrub_mapping(request[part], secrets)
+        if isinstance(request.get("cookies"), dict):
+            request["cookies"] = dict(mask_cookies(request["cookies"].items()))
         if isinstance(request.get("query_string"), str):
             request["query_string"] = scrub_url("?" + request["query_string"]).lstrip("?")
     for exception in event.get("exception", {}).get("values", []):
@@ -41,11 +55,11 @@ def scrub_event(event: dict, secrets: list[str]) -> dict:
             exception["value"] = scrub_text(exception["value"], secrets)
         for frame in (exception.get("stacktrace") or {}).get("frames", []):
             if isinstance(frame.get("vars"), dict):
-                frame["vars"] = scrub_mapping(frame["vars"])
+                frame["vars"] = scrub_mapping(frame["vars"], secrets)
     if isinstance(event.get("logentry"), dict) and event["logentry"].get("message"):
         event["logentry"]["message"] = scrub_text(event["logentry"]["message"], secrets)
     if isinstance(event.get("extra"), dict):
-        event["extra"] = scrub_mapping(event["extra"])
+        event["extra"] = scrub_mapping(event["extra"], secrets)
     return event
 
 

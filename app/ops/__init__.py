@@ -3,7 +3,8 @@ and the migrations.
 
     timeouts.py      every inner timeout shorter than the one outside it, derived from gunicorn's
     maintenance.py   `flask maintenance on|off|status`: a 503 page that says when the site is back
-    deadline.py      a request past REQUEST_TIMEOUT fails like any other error, before gunicorn kills it
+    deadline.py      a request past REQUEST_TIMEOUT fails like any other error, before gunicorn kills it;
+                     a body that does not arrive within half of it is a 408
     health.py        /healthz and /readyz for the process manager and the load balancer (blueprint "health")
     migrations.py    `flask db`, and the migrations' head that /readyz compares
 
@@ -17,9 +18,9 @@ from app.ops.health import bp as health_bp
 
 
 def init_app(app: Flask) -> None:
-    """Settle the timeouts, then answer planned downtime and arm the deadline before any other step of a request."""
+    """Settle the timeouts, then arm the deadline and answer planned downtime before any other step of a request."""
     timeouts.init_app(app)  # first: the deadline here and the database engine read the ladder
-    maintenance.init_app(app)  # before anything reads the form or the database
-    deadline.init_app(app)  # the deadline covers the other before_request steps too
+    deadline.init_app(app)  # the deadline, and the body read within its share, cover every later step
+    maintenance.init_app(app)  # before anything else reads the form or the database
     app.register_blueprint(health_bp)
     migrations.init_app(app)

@@ -21,6 +21,7 @@ from http.client import RemoteDisconnected
 import pytest
 
 from tests.faults.conftest import HTML
+from tests.support.raw_http import request_head, send_body_slowly
 from tests.support.secrets import PLANTED_PASSWORD, PLANTED_SECRETS, PLANTED_TOKEN
 from tests.support.visitor import Visitor
 from tests.support.waiting import wait_for
@@ -231,6 +232,43 @@ def test_without_a_deadline_a_worker_aborted_at_gunicorns_timeout_reports_its_re
     assert "in stuck_in_python" in record["stack"]
     [mail] = alerts_about(inbox, "aborted after gunicorn's timeout")
     assert mail["X-Request-ID"] == "aborted" and "in stuck_in_python" in mail.get_content()
+
+
+SLOW_BODIES = {
+    "form": ("/login", "application/x-www-form-urlencoded", b"username=slow&password=" + b"x" * 30, HTML),
+    "api": ("/api/users", "application/json", b'{"username": "slow", "password": "' + b"x" * 20 + b'"}', {}),
+}
+
+
+@pytest.mark.parametrize("kind", SLOW_BODIES)
+def test_a_body_sent_byte_by_byte_is_a_408_logged_at_info_and_never_alerted(site, mail_inbox, kind):
+    inbox, _ = mail_inbox
+    path, content_type, body, accept = SLOW_BODIES[kind]
+    request_id = f"slow-body-{kind}"
+    headers = {"Content-Type": content_type, "Content-Length": str(len(body)), "X-Request-ID": request_id, **accept}
+    pids = site.worker_pids()
+
+    started = time.monotonic()
+    answer, sent = send_body_slowly(site.url, request_head("POST", path.encode(), headers), body, pause=0.25)
+    took = time.monotonic() - started
+
+    # The body has half the request deadline (2 s here) to arrive: the worker is back before the deadline fires.
+    assert answer.status == 408 and sent < len(body) and took < 2.0, (answer.status, sent, took)
+    if kind == "form":
+        assert "What you sent arrived too slowly" in answer.text and f">{request_id}</code>" in answer.text
+    else:
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert json.loads(answer.body)["instance"] == request_id
+    assert site.worker_pids() == pids
+    record = wait_for_record(site, lambda r: r.get("request_id") == request_id and r["logger"] == "app",
+                             "the slow body's record")  # fmt: skip
+    assert record["level"] == "INFO" and record["message"].startswith(f"Request body too slow on POST {path}: ")
+    wait_for_record(site, lambda r: r.get("request_id") == request_id and r["logger"] == "gunicorn.access",
+                    "the slow body's access record")  # fmt: skip
+    assert [r["level"] for r in records(site) if r.get("request_id") == request_id] == ["INFO", "INFO"]
+    # Only an ERROR record is mailed, and there is none; the inbox is watched a second for a wrong mail anyway
+    # (an alert thread mails within milliseconds of its record).
+    assert alerts_about(inbox, request_id, timeout=1.0) == []
 
 
 def test_every_line_gunicorn_wrote_is_json_and_no_secret_appears_in_any(site):

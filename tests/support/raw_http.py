@@ -1,6 +1,7 @@
 """HTTP exchanges byte for byte: requests that no well-behaved client library would send unmodified."""
 
 import http.client
+import select
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -67,3 +68,15 @@ def hang_up_mid_body(base_url: str, path: str, announced: int, sent: bytes, cook
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(announced)}
     with socket.create_connection(address(base_url), timeout=10) as sock:
         sock.sendall(request_head("POST", path.encode(), headers, cookie) + b"\r\n\r\n" + sent)
+
+
+def send_body_slowly(base_url: str, head: bytes, body: bytes, pause: float) -> tuple[RawResponse, int]:
+    """Send `head`, then `body` one byte every `pause` seconds, as a client on a bad line (or one that means to
+    hold a worker) does; stop as soon as the server answers. Return the answer and how many bytes were sent."""
+    with socket.create_connection(address(base_url), timeout=30) as sock:
+        sock.sendall(head.rstrip(b"\r\n") + b"\r\nConnection: close\r\n\r\n")
+        sent = 0
+        while sent < len(body) and not select.select([sock], [], [], pause)[0]:  # readable: the answer came
+            sock.sendall(body[sent : sent + 1])
+            sent += 1
+        return read_response(sock), sent

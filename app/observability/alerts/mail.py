@@ -37,6 +37,7 @@ from app.observability.request_id import current_request_id, current_user_label
 from app.observability.scrub import (
     browser_summary,
     mask_address,
+    mask_cookies,
     mask_emails,
     mask_personal,
     request_secrets,
@@ -89,7 +90,8 @@ def request_facts() -> tuple[dict[str, str], list, list, list]:
         "User": current_user_label(),
         "Reference": current_request_id(),  # the word the error page uses
     }
-    return facts, form_items(), list(request.headers.items()), list(request.cookies.items(multi=True))
+    # Cookies are masked as they are taken: their values never reach the record, the queue or the worker.
+    return facts, form_items(), list(request.headers.items()), mask_cookies(request.cookies.items(multi=True))
 
 
 def site_url() -> str:
