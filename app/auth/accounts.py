@@ -3,7 +3,7 @@
 import hmac
 
 import sqlalchemy as sa
-from flask import current_app, session, url_for
+from flask import current_app, session
 from flask_login import login_user, logout_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
@@ -11,6 +11,7 @@ from app.auth import mail
 from app.auth.limits import account_mail_allowed
 from app.extensions import db
 from app.models import LoginSession, Token, User
+from app.templating import site_url_for
 
 RESET_SALT = "password-reset"
 
@@ -69,7 +70,7 @@ def user_of_reset_token(token: str) -> User | None:
 def send_reset_mail(user: User) -> None:
     if not account_mail_allowed(user.id):
         return
-    link = url_for("auth.reset_password", token=reset_token(user), _external=True)
+    link = site_url_for("auth.reset_password", token=reset_token(user))
     minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
     mail.send_mail(user.email, "Choose a new Microblog password", "reset_password",
                    about=f"password reset for user {user.id}", user=user, link=link, minutes=minutes)  # fmt: skip
@@ -82,10 +83,10 @@ def send_registration_mail(email: str, new_user: User | None, owner: User | None
     if owner is not None:
         if not account_mail_allowed(owner.id):
             return
-        reset = url_for("auth.reset_password_request", _external=True)
+        reset = site_url_for("auth.reset_password_request")
         mail.send_mail(email, "Someone tried to register with your address", "registration_taken",
                        about=f"registration attempt for user {owner.id}", user=owner, reset=reset)  # fmt: skip
     elif new_user is not None:
-        login = url_for("auth.login", _external=True)
+        login = site_url_for("auth.login")
         mail.send_mail(email, "Welcome to Microblog", "welcome", about=f"welcome for user {new_user.id}",
                        user=new_user, login=login)  # fmt: skip
