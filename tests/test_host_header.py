@@ -133,6 +133,24 @@ def test_without_a_site_url_any_host_is_served(tmp_path):
     assert app.test_client().get("/healthz", base_url=FORGED).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("settings", "home"),
+    [
+        ({"SITE_URL": "https://microblog.example.org/blog"}, "/blog/"),
+        ({"SITE_URL": "", "TRUSTED_HOSTS": ["10.0.0.5"]}, "/"),
+    ],
+    ids=["site-url", "trusted-hosts-only"],
+)
+def test_the_proxys_pages_are_written_under_a_name_the_site_answers_to(tmp_path, settings, home):
+    """`flask errors pages` renders outside any request: under the test request's localhost, refused."""
+    runner = create_app(config_for_tests(tmp_path, **settings)).test_cli_runner()
+
+    result = runner.invoke(args=["errors", "pages", str(tmp_path / "pages")])
+
+    assert result.exit_code == 0, result.output
+    assert f'<a class="navbar-brand" href="{home}">Microblog</a>' in (tmp_path / "pages" / "502.html").read_text()
+
+
 def production(tmp_path, **settings) -> dict:
     """Settings of a deployment (not testing, not debug, a real key) with `settings` on top."""
     deployment = {"TESTING": False, "DEBUG": False, "SECRET_KEY": REAL_KEY, "ENV_NAME": "production"}
