@@ -92,9 +92,13 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "")
     ALERTS_SENDER = os.environ.get("ALERTS_SENDER", "")
     ADMINS = env_list("ADMINS")
-    # The site's address as its users know it (https://microblog.example.org): alert mails link to it. The
-    # client's Host header is never used there; unset, a mail gives the path alone.
+    # The site's address as its users know it (https://microblog.example.org): every absolute link the site sends
+    # (account mails, problem types, alert mails) is built on it, never on the client's Host header. Required
+    # with MAIL_SERVER outside development; unset, links name the request's host (alert mails give the path).
     SITE_URL = os.environ.get("SITE_URL", "").strip()
+    # Host names answered besides SITE_URL's (a load balancer's health check by IP); app/security.py makes
+    # Flask's TRUSTED_HOSTS of SITE_URL's host and these, so a request for any other host is a 400.
+    TRUSTED_HOSTS = env_list("TRUSTED_HOSTS")
     # On: alert mails show email addresses, the client's address and the user agent as sent (off: masked,
     # the client's network and the browser's name kept). The log keeps them for the operator either way.
     ALERT_PERSONAL_DATA = env_bool("ALERT_PERSONAL_DATA")

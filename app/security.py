@@ -1,11 +1,17 @@
-"""Hardening: a real SECRET_KEY, the client address behind a proxy, security headers, no caching of what is
-personal, and the rate limiter bound to the app (the limits sit on the views they guard)."""
+"""Hardening: a real SECRET_KEY, the site's own address and the host names it answers to, the client address
+behind a proxy, security headers, no caching of what is personal, and the rate limiter bound to the app (the
+limits sit on the views they guard)."""
+
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request, session
+from flask.globals import request_ctx
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import limiter
+from app.templating import site_url_adapter
 from config import PLACEHOLDER_SECRET_KEYS
 
 MAKE_A_KEY = (
@@ -21,6 +27,14 @@ SECRET_KEY_TOO_SHORT = (
     f"SECRET_KEY is shorter than {SECRET_KEY_MIN_LENGTH} characters, so sessions could be forged; refusing to start. "
     f"Use a random key of at least {SECRET_KEY_MIN_LENGTH} characters. " + MAKE_A_KEY
 )
+SITE_URL_MISSING = (
+    "MAIL_SERVER is set but SITE_URL is not, so the links the site mails (password resets, welcomes) would name "
+    "whatever Host a client sends; refusing to start. Set SITE_URL to the site's address as its users know it, "
+    "such as https://microblog.example.org."
+)
+# Where the site may run without SITE_URL, its links then built on the request's host (`flask run` on a laptop);
+# compared exactly, as DEMO_ERRORS's are (app/errors/demo.py): a misspelt MICROBLOG_ENV is production.
+DEVELOPMENT_ENVIRONMENTS = ("development", "test")
 PROXY_FIX_SETTINGS = {
     "x_for": "PROXY_FIX_X_FOR",
     "x_proto": "PROXY_FIX_X_PROTO",
@@ -34,9 +48,20 @@ class InsecureConfigError(RuntimeError):
     """The settings would run the site with a known hole; the app refuses to start."""
 
 
+class HostNotServed(SecurityError):
+    """A request for a host name the site does not answer to (TRUSTED_HOSTS): a 400 in the error page's words."""
+
+    description = (
+        "This site does not answer to the name in the address you used, so nothing was done. "
+        "Check the address, or open the site from a link you trust."
+    )
+
+
 def init_app(app: Flask) -> None:
     check_secret_key(app)
+    check_site_url(app)
     trust_proxy(app)
+    trust_hosts(app)
     app.extensions["security_headers"] = security_headers(app)
     app.after_request(add_security_headers)
     app.after_request(keep_signed_in_pages_out_of_caches)
@@ -56,6 +81,54 @@ def check_secret_key(app: Flask) -> None:
         raise InsecureConfigError(SECRET_KEY_MISSING)
     if len(key.strip()) < SECRET_KEY_MIN_LENGTH:
         raise InsecureConfigError(SECRET_KEY_TOO_SHORT)
+
+
+def check_site_url(app: Flask) -> None:
+    """Refuse a SITE_URL that is not an address; and, outside development, mail without SITE_URL to link to."""
+    site_url = app.config.get("SITE_URL") or ""
+    parts = urlsplit(site_url)
+    if site_url and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise RuntimeError(
+            f"SITE_URL={site_url!r} is not an address: give its scheme and host, such as https://microblog.example.org."
+        )
+    development = app.debug or app.testing or app.config.get("ENV_NAME") in DEVELOPMENT_ENVIRONMENTS
+    if app.config.get("MAIL_SERVER") and not site_url and not development:
+        raise InsecureConfigError(SITE_URL_MISSING)
+
+
+def trust_hosts(app: Flask) -> None:
+    """Answer only requests for SITE_URL's host and the extra names of TRUSTED_HOSTS (Flask's setting, here
+    derived: any other Host is a 400); with neither, any host (development).
+
+    The links the site sends never come from the Host (app/templating.py's site_url_for); this check is the
+    second guard, for whatever else reads it. Loopback is not added: a health check straight to gunicorn names
+    the site, or 127.0.0.1 is listed in TRUSTED_HOSTS (docs/deployment.md).
+    """
+    site_host = urlsplit(app.config.get("SITE_URL") or "").hostname
+    names = [site_host] if site_host else []
+    names += [name for name in app.config.get("TRUSTED_HOSTS") or () if name not in names]
+    app.config["TRUSTED_HOSTS"] = names or None
+    if names:
+        app.url_value_preprocessor(answer_a_refused_host)
+
+
+def answer_a_refused_host(endpoint: str | None, values: dict | None) -> None:
+    """Answer a request for a host the site does not serve with the site's own 400, before any other hook.
+
+    Flask refuses such a Host while it binds the request's routes, so the request has none: the page's links
+    are built on the site's own address instead (relative links look the same). A URL value preprocessor runs
+    before every before_request function, any of which (the CSRF check, planned downtime) would read the
+    refused host and fail first.
+    """
+    error = request.routing_exception
+    if not isinstance(error, SecurityError):
+        return
+    current_app.logger.info("Refused a request for a host not served (TRUSTED_HOSTS): %s", error.description)
+    request_ctx.url_adapter = site_url_adapter(current_app) or current_app.url_map.bind(
+        current_app.config["TRUSTED_HOSTS"][0].lstrip("."), script_name=request.script_root or "/",
+        url_scheme=request.scheme,
+    )  # fmt: skip
+    raise HostNotServed() from error
 
 
 def trust_proxy(app: Flask) -> None:

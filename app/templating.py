@@ -8,10 +8,12 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_request_context, render_template, request, session, url_for
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
+from werkzeug.routing import MapAdapter
 
 UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
 
@@ -92,6 +94,7 @@ class RenderedLists:
 def init_app(app: Flask) -> None:
     """Give the templates their filters and globals, and this app its own memos."""
     app.extensions["remembered_urls"] = {}  # each app has its own routes
+    app.extensions["site_url_adapter"] = site_url_adapter(app)
     app.extensions["bootstrap_css"] = {}
     app.add_template_global(bootstrap_css)
     # In place of Flask-WTF's, which signs on every call: its global, and its context processor (a later one wins).
@@ -114,13 +117,6 @@ def avatar_url(user, size: int) -> str:
     if current_app.config["AVATAR_GRAVATAR"]:
         return f"https://www.gravatar.com/avatar/{user.avatar_digest}?d=identicon&s={size}"
     return remembered_url_for("main.avatar", digest=user.avatar_digest, s=size)
-
-
-def site_url_for(endpoint: str, **values) -> str:
-    """Return the absolute address of a page on SITE_URL, the site's address as its users know it: never on the
-    Host header a request came with (a link in a mail must not point wherever a client said)."""
-    site = current_app.config["SITE_URL"]
-    return site.rstrip("/") + url_for(endpoint, **values) if site else url_for(endpoint, _external=True, **values)
 
 
 REMEMBERED = 4096  # addresses kept per worker process: about 0.5 MB; past that the oldest half is forgotten
@@ -151,6 +147,28 @@ def remembered_url_for(endpoint: str, **values) -> str:
         make_room(kept, REMEMBERED)
         kept[key] = address
     return address
+
+
+def site_url_adapter(app: Flask) -> MapAdapter | None:
+    """Return the app's routes bound to SITE_URL's scheme, host and path (None without SITE_URL)."""
+    site = urlsplit(app.config.get("SITE_URL") or "")
+    if not site.netloc:
+        return None
+    return app.url_map.bind(site.netloc, script_name=site.path.rstrip("/") or "/", url_scheme=site.scheme)
+
+
+def site_url_for(endpoint: str, **values) -> str:
+    """Return the absolute address of `endpoint` on SITE_URL, for whatever leaves the site: a link in a mail,
+    a problem's `type`.
+
+    Never on the request's host: `url_for(..., _external=True)` names the Host header the client sent, even one
+    TRUSTED_HOSTS lets through, so a forged Host would mail someone a reset link to the sender's own server.
+    Without SITE_URL (development, `flask run` on a laptop) the request's host is all there is.
+    """
+    adapter = current_app.extensions["site_url_adapter"]
+    if adapter is None:
+        return url_for(endpoint, _external=True, **values)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 CSRF_TOKENS_KEPT = 4096  # sessions per worker process; past that the oldest half is forgotten

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench import load, report, site
 from bench.relays import BlackHoleRelay, WorkingRelay
-from tests.support.servers import ROOT, Server, gunicorn
+from tests.support.servers import ROOT, Server, free_port, gunicorn
 
 RESULTS = ROOT / "bench" / "results"
 WORKERS = 2
@@ -91,9 +91,9 @@ class Bench:
     def wanted(self, key: str) -> bool:
         return key in self.args.only
 
-    def serve(self, name: str, env: dict[str, str], app: str = "microblog:app"):
+    def serve(self, name: str, env: dict[str, str], app: str = "microblog:app", port: int | None = None):
         (self.folder / name).mkdir(exist_ok=True)
-        return gunicorn(self.folder / name, env, workers=WORKERS, app=app)
+        return gunicorn(self.folder / name, env, workers=WORKERS, app=app, port=port)
 
     def record_memory(self, name: str, server: Server) -> None:
         self.memory_mb[name] = site.workers_memory_mb(server.process.pid)
@@ -138,7 +138,10 @@ class Bench:
         log_dir = self.folder / f"{key}-logs"
         mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(relay.port), "ADMINS": ADMIN, "MAIL_TIMEOUT": "5"}
         mail["ALERT_STATE_PATH"] = str(self.folder / f"{key}-alert-state.sqlite3")  # each storm starts ungrouped
-        with self.serve(key, site.app_env(database, log_dir, **mail), app="bench.faulty_app:app") as server:
+        port = free_port()
+        mail["SITE_URL"] = f"http://127.0.0.1:{port}"  # required with mail in production (gunicorn's default)
+        env = site.app_env(database, log_dir, **mail)
+        with self.serve(key, env, app="bench.faulty_app:app", port=port) as server:
             self.measure(server, key, name, "/explore", 500, log_dir)
             self.record_memory(key, server)
         relay.wait_until_quiet()

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import User
 from tests.conftest import PASSWORD_HASH, config_for_tests
 from tests.support.schema import drop_schema, migrate_fresh
-from tests.support.servers import gunicorn
+from tests.support.servers import free_port, gunicorn
 from tests.support.visitor import Visitor, page_text
 
 pytestmark = pytest.mark.slow
@@ -76,7 +76,9 @@ def logged_text(server, log_dir: Path) -> str:
 def test_a_reset_by_mail_leaves_the_token_in_no_log_line(tmp_path, server_env, smtp):
     inbox, port = smtp
     env = {**server_env, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port), "MAIL_DEFAULT_SENDER": "mb@example.com"}
-    with gunicorn(tmp_path, env, workers=2) as server:
+    site_port = free_port()
+    env["SITE_URL"] = f"http://127.0.0.1:{site_port}"  # required with mail in production (gunicorn's default)
+    with gunicorn(tmp_path, env, workers=2, port=site_port) as server:
         visitor = Visitor(server.url)
         asked = visitor.submit("/reset_password_request", {"email": "DEMO1@example.com"})
         path, token = RESET_LINK.search(inbox.wait_for(1)[0].get_content()).groups()

@@ -32,6 +32,9 @@ def settings(**overrides):
 @pytest.fixture
 def config_overrides(request, tmp_path, smtp):
     overrides = {"DEMO_ERRORS": True, "SITE_URL": SITE_URL, "PROXY_FIX_X_FOR": 1, **getattr(request, "param", {})}
+    # The test client's name, and a forged one let through the host check (as a proxy passing any Host would):
+    # the mail names SITE_URL all the same.
+    overrides.setdefault("TRUSTED_HOSTS", ["localhost", "evil.example"])
     return alert_settings(tmp_path, smtp[1], **overrides)
 
 

@@ -77,6 +77,14 @@ def test_gunicorn_refuses_to_start_without_a_real_secret_key(deployment_env, key
     assert "python -c 'import secrets; print(secrets.token_hex(32))'" in result.stderr
 
 
+def test_gunicorn_refuses_to_start_with_mail_and_no_site_url(deployment_env):
+    """gunicorn.conf.py makes it production; a reset link would then name whatever Host a client sent."""
+    result = boot({**deployment_env, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(free_port())})
+    assert result.returncode != 0
+    assert "InsecureConfigError: MAIL_SERVER is set but SITE_URL is not" in result.stderr
+    assert "Booting worker" in result.stderr and "Worker failed to boot" in result.stderr
+
+
 def test_access_log_carries_the_request_id_and_leaves_out_health_checks(tmp_path, deployment_env, site_db):
     behind_a_proxy = {**deployment_env, "PROXY_FIX_X_FOR": "1"}  # whose X-Request-ID is believed
     with gunicorn(tmp_path, behind_a_proxy, workers=1) as server:

@@ -53,6 +53,7 @@ class TestBehindOneTrustedProxy:
     @pytest.fixture
     def config_overrides(self):
         proxy = {"PROXY_FIX_X_FOR": 1, "PROXY_FIX_X_PROTO": 1, "PROXY_FIX_X_HOST": 1}
+        proxy["TRUSTED_HOSTS"] = ["microblog.example"]  # the name the proxy forwards, besides SITE_URL's
         return {**proxy, "RATELIMIT_ENABLED": True, "ACCOUNT_RATE_LIMIT": "2 per minute"}
 
     def test_the_app_sees_the_client_address_scheme_and_host(self, whoami):

@@ -9,12 +9,13 @@ import json
 import re
 from dataclasses import dataclass
 
-from flask import current_app, url_for
+from flask import current_app
 from werkzeug.exceptions import HTTPException, default_exceptions
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app.errors.text import error_text
 from app.observability.request_id import current_request_id
+from app.templating import site_url_for
 
 MEDIA_TYPE = "application/problem+json"
 GENERIC_SLUG = re.compile(r"http-([1-5][0-9]{2})")
@@ -122,7 +123,8 @@ def problem_for_status(status: int) -> ProblemType:
 
 
 def type_url(problem: ProblemType) -> str:
-    return url_for("api.problems.page", slug=problem.slug, _external=True)
+    """Return the address of the page explaining `problem`, on SITE_URL: never the Host the client sent."""
+    return site_url_for("api.problems.page", slug=problem.slug)
 
 
 def find_problem(slug: str) -> ProblemType | None:

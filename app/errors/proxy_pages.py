@@ -33,12 +33,19 @@ def render_proxy_pages(app: Flask) -> dict[str, str]:
     """Return {"502.html": page, ...}; the navigation bar shows only Home and Explore (no user, no database)."""
     css = Markup(site_css(app))  # noqa: S704 - our own files, read from the package
     pages = {}
-    with app.test_request_context("/"):
+    with app.test_request_context("/", base_url=site_address(app)):
         for code, (heading, text) in PAGES.items():
             html = render_template("errors/proxy_error.html", code=code, title=heading, heading=heading, text=text,
                                    inline_css=css, safe_mode=True)  # fmt: skip
             pages[f"{code}.html"] = html
     return pages
+
+
+def site_address(app: Flask) -> str | None:
+    """Return the address to render the pages under: SITE_URL (its path prefixes the links), else a name the
+    site answers to. Any other, such as the test request's `localhost`, would be refused (TRUSTED_HOSTS)."""
+    trusted = app.config.get("TRUSTED_HOSTS") or []
+    return app.config.get("SITE_URL") or (f"http://{trusted[0].lstrip('.')}" if trusted else None)
 
 
 def write_proxy_pages(app: Flask, directory: Path) -> list[Path]:

@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import DEMO_PASSWORD, SECRET_KEY, flask_command
 from tests.e2e.site import Visitor, assert_site_layout
-from tests.support.servers import gunicorn
+from tests.support.servers import free_port, gunicorn
 from tests.support.smtp import smtp_server
 
 pytestmark = pytest.mark.slow
@@ -27,6 +27,7 @@ def inbox():
 def accounts_server(tmp_path_factory, inbox):
     """gunicorn on its own seeded database (demo1..demo4), mailing through the real SMTP server."""
     folder = tmp_path_factory.mktemp("e2e-accounts")
+    port = free_port()
     env = {
         "SECRET_KEY": SECRET_KEY,
         "DATABASE_URL": f"sqlite:///{folder / 'accounts.db'}",
@@ -35,10 +36,11 @@ def accounts_server(tmp_path_factory, inbox):
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(inbox.port),
         "MAIL_DEFAULT_SENDER": "microblog@example.com",
+        "SITE_URL": f"http://127.0.0.1:{port}",  # required with mail in production (gunicorn's default)
     }
     flask_command(env, "db", "upgrade")
     flask_command(env, "seed", "--users", "4", "--posts", "4", "--follows", "0")
-    with gunicorn(folder, env, workers=2) as server:
+    with gunicorn(folder, env, workers=2, port=port) as server:
         yield server
 
 

@@ -33,7 +33,7 @@ def proxy(server_env, stuck_server, tmp_path_factory):
 
 @pytest.fixture
 def context(browser, watch):
-    """The suite's context, also accepting nginx's self-signed certificate for 127.0.0.1."""
+    """The suite's context, also accepting nginx's self-signed certificate (made for 127.0.0.1, not localhost)."""
     context = browser.new_context(viewport={"width": 1200, "height": 900}, ignore_https_errors=True)
     context.set_default_timeout(15_000)
     context.route("**/*", watch.on_request)

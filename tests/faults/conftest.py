@@ -141,10 +141,12 @@ def serve(site_database, tmp_path_factory):
     """Return a function that starts gunicorn on the site database with extra settings; all stop with the module."""
     with ExitStack() as stack:
 
-        def start(workers: int = 2, app: str = "microblog:app", args=(), **env: str) -> RunningSite:
+        def start(
+            workers: int = 2, app: str = "microblog:app", args=(), port: int | None = None, **env: str
+        ) -> RunningSite:
             folder = tmp_path_factory.mktemp("site")
             settings = site_env(site_database, folder, **env)
-            server = stack.enter_context(gunicorn(folder, settings, workers=workers, app=app, args=args))
+            server = stack.enter_context(gunicorn(folder, settings, workers=workers, app=app, args=args, port=port))
             return RunningSite(server, LogFile(folder / "logs" / "microblog.log"), folder)
 
         yield start

@@ -1,9 +1,11 @@
 """Real nginx (Debian's package) on loopback ports, running the committed site file from deploy/nginx/.
 
 The site file is used as it stands except for what must differ on a test machine: the ports it listens
-on, the address of gunicorn, the certificate (a self-signed one for 127.0.0.1), the folder of the error
-pages and, where a test says so, proxy_read_timeout. nginx runs as the current user with its pid file,
-logs and temporary files in the test's folder, master process on, and is stopped at the end.
+on, the address of gunicorn, the site's name (`localhost`, which resolves here; any other name meets the
+default server, which closes the connection), the certificate (a self-signed one for 127.0.0.1), the
+folder of the error pages and, where a test says so, proxy_read_timeout. nginx runs as the current user
+with its pid file, logs and temporary files in the test's folder, master process on, and is stopped at
+the end.
 """
 
 import getpass
@@ -21,6 +23,7 @@ from tests.support.tools import require
 
 SITE = ROOT / "deploy" / "nginx" / "microblog.conf"
 SNIPPET = ROOT / "deploy" / "nginx" / "microblog-proxy.conf"
+SERVER_NAME = "localhost"  # in place of microblog.example.com: the name a client here can reach the site by
 
 
 @dataclass
@@ -55,8 +58,11 @@ def write_config(
     snippet.write_text(replaced(SNIPPET.read_text(), snippet_changes))
     site = replaced(SITE.read_text(), {
         "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream_port};",
+        "listen 80 default_server;": f"listen 127.0.0.1:{http_port} default_server;",
+        "listen 443 ssl default_server;": f"listen 127.0.0.1:{https_port} ssl default_server;",
         "listen 80;": f"listen 127.0.0.1:{http_port};",
         "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
+        "server_name microblog.example.com;": f"server_name {SERVER_NAME};",
         "/etc/letsencrypt/live/microblog.example.com/fullchain.pem": str(cert),
         "/etc/letsencrypt/live/microblog.example.com/privkey.pem": str(key),
         "include /etc/nginx/snippets/microblog-proxy.conf;": f"include {snippet};",
@@ -98,7 +104,7 @@ def nginx(folder: Path, upstream_port: int, pages: Path, read_timeout: str | Non
     process = subprocess.Popen([binary, "-p", str(folder), "-c", str(config)], stderr=subprocess.DEVNULL)
     try:
         wait_for_port(https_port, process)
-        yield Nginx(f"https://127.0.0.1:{https_port}", f"http://127.0.0.1:{http_port}", folder, config)
+        yield Nginx(f"https://{SERVER_NAME}:{https_port}", f"http://{SERVER_NAME}:{http_port}", folder, config)
     finally:
         process.send_signal(signal.SIGQUIT)  # graceful stop of master and worker
         try:

@@ -61,9 +61,14 @@ class Server:
 
 
 @contextmanager
-def gunicorn(tmp_path: Path, env: dict[str, str], workers: int = 2, app: str = "microblog:app", args=()):
-    """Run `gunicorn app` with `env` added to a clean copy of the environment; yield a Server."""
-    port = free_port()
+def gunicorn(
+    tmp_path: Path, env: dict[str, str], workers: int = 2, app: str = "microblog:app", args=(), port: int | None = None
+):
+    """Run `gunicorn app` with `env` added to a clean copy of the environment; yield a Server.
+
+    `port` is for a test whose settings must name it before the server starts (SITE_URL); a free one otherwise.
+    """
+    port = port or free_port()
     output_path = tmp_path / f"gunicorn-{port}.out"
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
     command = [str(GUNICORN), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), *args, app]

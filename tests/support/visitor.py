@@ -3,6 +3,7 @@
 import html
 import http.cookiejar
 import re
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,10 +36,16 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
 class Visitor:
     """One person's browser session against a running server."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, tls: ssl.SSLContext | None = None, headers: dict[str, str] | None = None):
+        """`tls`: the context for an https `base_url` (one that accepts a test's self-signed certificate);
+        `headers`: sent with every request unless the request sets its own."""
         self.base_url = base_url
+        self.headers = headers or {}
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirects())
+        handlers = [urllib.request.HTTPCookieProcessor(self.jar), NoRedirects()]
+        if tls is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=tls))
+        self.opener = urllib.request.build_opener(*handlers)
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> Answer:
         request = urllib.request.Request(self.base_url + path, headers={"Accept": "text/html", **(headers or {})})
@@ -50,12 +57,18 @@ class Visitor:
         assert page.status == 200, (form_page, page.status)
         return csrf_token(page.body)
 
-    def submit(self, path: str, fields: dict[str, str], form_page: str | None = None) -> Answer:
+    def submit(
+        self, path: str, fields: dict[str, str], form_page: str | None = None, headers: dict[str, str] | None = None
+    ) -> Answer:
         """Post a form with the token of the page that shows it (`path` unless told)."""
         data = urllib.parse.urlencode({**fields, "csrf_token": self.csrf_token(form_page or path)}).encode()
-        return self.send(urllib.request.Request(self.base_url + path, data=data, headers={"Accept": "text/html"}))
+        headers = {"Accept": "text/html", **(headers or {})}
+        return self.send(urllib.request.Request(self.base_url + path, data=data, headers=headers))
 
     def send(self, request: urllib.request.Request) -> Answer:
+        for name, value in self.headers.items():
+            if not request.has_header(name.capitalize()):  # urllib keeps names capitalized
+                request.add_header(name, value)
         try:
             with self.opener.open(request, timeout=30) as response:
                 return Answer(response.status, dict(response.headers), response.read().decode())

@@ -96,7 +96,9 @@ def request_facts() -> tuple[dict[str, str], list, list, list]:
 
 def site_url() -> str:
     """Return the request's URL on the configured SITE_URL (the path alone without one), never on the Host
-    header the client sent: a forged Host would make the mail link wherever the client wants."""
+    header the client sent: a forged Host would make the mail link wherever the client wants. The same rule
+    as app/templating.py's site_url_for (SITE_URL's scheme, host and path, then the path in the app), which
+    this layer does not import."""
     path = request.full_path if request.query_string else request.path
     return current_app.config["SITE_URL"].rstrip("/") + path
 
