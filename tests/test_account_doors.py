@@ -33,14 +33,15 @@ class Web:
                                environ_base={"REMOTE_ADDR": address})  # fmt: skip
         return {302: "in", 200: "wrong", 429: "refused"}.get(response.status_code, str(response.status_code))
 
-    def register(self, username: str, email: str, address: str = OFFICE, about_me: str | None = None) -> str:
+    def register(self, username: str, email: str, address: str = OFFICE, host: str = "localhost") -> str:
         form = {"username": username, "email": email, "password": PASSWORD, "password2": PASSWORD}
-        response = self.app.test_client().post("/register", data=form, environ_base={"REMOTE_ADDR": address})
+        response = self.app.test_client().post("/register", data=form, environ_base={"REMOTE_ADDR": address},
+                                               base_url=f"http://{host}")  # fmt: skip
         if response.status_code == 302:
             return "accepted"
         if response.status_code == 200:
             return "name taken" if "This username is taken" in response.get_data(as_text=True) else "invalid"
-        return {429: "refused", 400: "invalid"}.get(response.status_code, str(response.status_code))
+        return {429: "refused", 400: "bad request"}.get(response.status_code, str(response.status_code))
 
     def write_about_me(self, user: User, text: str) -> str:
         client = self.app.test_client()
@@ -68,12 +69,12 @@ class Api:
         response = client.post("/api/tokens", headers=basic(username, password), environ_base={"REMOTE_ADDR": address})
         return {201: "in", 401: "wrong", 429: "refused"}.get(response.status_code, str(response.status_code))
 
-    def register(self, username: str, email: str, address: str = OFFICE, about_me: str | None = None) -> str:
+    def register(self, username: str, email: str, address: str = OFFICE, host: str = "localhost") -> str:
         body = {"username": username, "email": email, "password": PASSWORD}
-        response = self.app.test_client().post("/api/users", json=body, environ_base={"REMOTE_ADDR": address})
-        return {202: "accepted", 201: "accepted", 409: "name taken", 422: "invalid", 429: "refused"}.get(
-            response.status_code, str(response.status_code)
-        )
+        response = self.app.test_client().post("/api/users", json=body, environ_base={"REMOTE_ADDR": address},
+                                               base_url=f"http://{host}")  # fmt: skip
+        statuses = {202: "accepted", 201: "accepted", 409: "name taken", 422: "invalid", 429: "refused"}
+        return (statuses | {400: "bad request"}).get(response.status_code, str(response.status_code))
 
     def token(self, user: User) -> dict:
         response = self.app.test_client().post("/api/tokens", headers=basic(user.username, PASSWORD))
@@ -152,8 +153,7 @@ def test_registrations_from_one_address_share_one_limit_across_the_doors(two_doo
 def test_a_taken_address_gets_the_same_answer_as_a_free_one(door, app, make_user, smtp):
     """Neither door tells a stranger who has an account: the owner of the address gets a mail instead."""
     inbox, port = smtp
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
-    app.extensions["mail"].relay = app.extensions["mail"].relay.__class__.from_config(app.config)
+    use_the_smtp_server(app, port)
     make_user("owner", email="owner@example.com")
 
     free = door.register("newcomer", "newcomer@example.com")
@@ -163,6 +163,29 @@ def test_a_taken_address_gets_the_same_answer_as_a_free_one(door, app, make_user
     subjects = {message["To"]: message["Subject"] for message in inbox.wait_for(2)}
     assert subjects == {"newcomer@example.com": "Welcome to Microblog",
                         "owner@example.com": "Someone tried to register with your address"}  # fmt: skip
+    app.extensions["mail"].close(5)
+
+
+def use_the_smtp_server(app, port: int) -> None:
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    app.extensions["mail"].relay = app.extensions["mail"].relay.__class__.from_config(app.config)
+
+
+def test_a_host_the_site_does_not_serve_is_refused_at_every_door(door, make_user):
+    assert door.register("newcomer", "newcomer@example.com", host="evil.example") == "bad request"
+
+
+def test_the_links_mailed_are_on_the_sites_address_whatever_host_was_asked_at_every_door(door, app, make_user, smtp):
+    """Even a second name the site answers to (TRUSTED_HOSTS) never reaches a mailed link: SITE_URL does."""
+    inbox, port = smtp
+    use_the_smtp_server(app, port)
+    app.config["TRUSTED_HOSTS"] = [*app.config["TRUSTED_HOSTS"], "internal.example"]
+    make_user("owner", email="owner@example.com")
+
+    assert door.register("someone", "owner@example.com", host="internal.example") == "accepted"
+
+    [mail] = inbox.wait_for(1)
+    assert "http://localhost/reset_password_request" in mail.get_content() and "internal.example" not in str(mail)
     app.extensions["mail"].close(5)
 
 

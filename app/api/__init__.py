@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, request
 
 from app.api import errors, openapi, posts, problems, tokens, users
 from app.api.auth import rate_limit_key
+from app.auth.limits import log_refused_request
 from app.errors.handlers import leave_user_unloaded
 from app.extensions import csrf, limiter
 
@@ -45,4 +46,4 @@ def api_rate_limit() -> str:
 
 
 # One counter per token (per address without one) for every operation together, not one per operation.
-limiter.shared_limit(api_rate_limit, "api", key_func=rate_limit_key)(bp)
+limiter.shared_limit(api_rate_limit, "api", key_func=rate_limit_key, on_breach=log_refused_request)(bp)
