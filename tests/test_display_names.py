@@ -1,6 +1,8 @@
 """A display name in any script beside the ASCII handle: on profiles and posts, editable on the site and through the
 API, and carried in UTF-8 through pages, mails and logs."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.api.conftest import basic, bearer
@@ -73,17 +75,13 @@ def test_mails_greet_by_the_display_name_in_utf8(app, make_user, smtp):
     app.extensions["mail"].close(5)
 
 
-def test_a_name_in_another_script_is_written_to_the_log_as_it_reads(tmp_path):
-    """The log is UTF-8: a broken link to a profile named in Cyrillic reads as the name, not as escapes."""
-    from pathlib import Path
+class TestTheLog:
+    @pytest.fixture
+    def config_overrides(self, tmp_path):
+        return {"LOG_IN_TESTS": True, "LOG_DIR": str(tmp_path / "logs")}
 
-    from app import create_app
-    from app.extensions import db
-    from tests.conftest import config_for_tests
-
-    app = create_app(config_for_tests(tmp_path, LOG_IN_TESTS=True, LOG_DIR=str(tmp_path / "logs")))
-    with app.app_context():
-        db.create_all()
-    assert app.test_client().get("/user/Алиса").status_code == 404
-    log = (Path(app.config["LOG_DIR"]) / "microblog.log").read_text(encoding="utf-8")
-    assert "Not found: '/user/Алиса'" in log
+    def test_a_name_in_another_script_is_written_to_the_log_as_it_reads(self, app, client):
+        """The log is UTF-8: a broken link to a profile named in Cyrillic reads as the name, not as escapes."""
+        assert client.get("/user/Алиса").status_code == 404
+        log = (Path(app.config["LOG_DIR"]) / "microblog.log").read_text(encoding="utf-8")
+        assert "Not found: '/user/Алиса'" in log

@@ -15,8 +15,9 @@ def assert_site_layout(page: Page) -> None:
     navbar = page.locator("nav.navbar")
     expect(navbar).to_be_visible()
     expect(navbar.get_by_role("link", name="Microblog")).to_be_visible()
-    assert navbar.evaluate("element => getComputedStyle(element).display") == "flex"
-    assert navbar.evaluate("element => getComputedStyle(element).backgroundColor") == BOOTSTRAP_DARK
+    # Retried until the stylesheet has applied: a page shown after a form's POST may still be loading it.
+    expect(navbar).to_have_css("display", "flex")
+    expect(navbar).to_have_css("background-color", BOOTSTRAP_DARK)
 
 
 def assert_security_headers(response: Response) -> None:
