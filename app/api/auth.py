@@ -53,7 +53,7 @@ def basic_auth_user() -> User:
     credentials = request.authorization
     if credentials is None or credentials.type != "basic":
         raise unauthorized("Send your username and password with HTTP Basic to get a token.")
-    user, _ = accounts.log_in(credentials.username or "", credentials.password or "")
+    user = accounts.log_in(credentials.username or "", credentials.password or "")
     if user is None:
         raise unauthorized("The username or password is wrong.")
     return user

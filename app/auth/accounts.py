@@ -16,7 +16,7 @@ from flask_login import login_user, logout_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from app.auth import mail
-from app.auth.limits import Device, account_mail_allowed, check_login_allowed, known_device, record_failed_login
+from app.auth.limits import account_mail_allowed, check_login_allowed, known_device, record_failed_login
 from app.extensions import db
 from app.models import LoginSession, Token, User, commit_unless_taken, hash_password, password_of, username_is_taken
 from app.templating import site_url_for
@@ -29,8 +29,8 @@ class NameTaken(Exception):
     """Another account has this username (in any letter case); names are public, so the door may say so."""
 
 
-def log_in(account: str, password: str | None) -> tuple[User | None, Device | None]:
-    """Return the user whose name and password these are (None if they are wrong), and this browser's device.
+def log_in(account: str, password: str | None) -> User | None:
+    """Return the user whose name and password these are, or None if they are wrong.
 
     Refused with 429 while the account or this address has failed too often; a failure is counted in every
     window and logged with the account and the address, never the password. A password that could not be
@@ -42,7 +42,7 @@ def log_in(account: str, password: str | None) -> tuple[User | None, Device | No
     person = password_of(user, password) if password is not None else None
     if person is None:
         record_failed_login(account, device)
-    return person, device
+    return person
 
 
 def login_lifetime() -> int:

@@ -77,7 +77,6 @@ registrations = limiter.shared_limit(account_form_limit, "register", methods=["P
 class Device:
     """A browser that has logged in to an account before, as its device cookie says."""
 
-    account: str  # username_key of the account
     nonce: str  # this cookie's own name for the counters: failures made with it are counted against it
 
 
@@ -211,7 +210,7 @@ def known_device(user: User | None) -> Device | None:
         return None
     if not isinstance(claims, list) or len(claims) != 4 or claims[:3] != device_claims(user):
         return None
-    device = Device(claims[0], str(claims[3]))
+    device = Device(str(claims[3]))
     if enabled() and not all(counter_state(item, key)[0] for item, key in device_windows(device)):
         return None  # it has failed too often: it is a browser like any other now
     return device

@@ -46,7 +46,7 @@ def login():
     form = LoginForm()
     if form.is_submitted():
         password = form.password.data if form.validate() else None
-        person, _ = accounts.log_in(form.username.data or "", password)
+        person = accounts.log_in(form.username.data or "", password)
         if person is None:
             if not form.errors:
                 flash("Invalid username or password.")
