@@ -1,6 +1,7 @@
 """Settings read from the environment (a `.env` file is loaded through python-dotenv)."""
 
 import os
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -105,7 +106,7 @@ class Config:
     ALERT_WINDOW = env_int("ALERT_WINDOW", 600)
     ALERTS_PER_HOUR = env_int("ALERTS_PER_HOUR", 30)
     ALERT_QUEUE_SIZE = env_int("ALERT_QUEUE_SIZE", 1000)
-    ALERT_STATE_URL = os.environ.get("ALERT_STATE_URL", "")  # redis://...; empty: a SQLite file on this host
+    ALERT_STATE_URL = os.environ.get("ALERT_STATE_URL", "")  # redis://...; empty: SHARED_STORE_URL, else a SQLite file
     ALERT_STATE_PATH = os.environ.get("ALERT_STATE_PATH", "")  # empty: instance/alert-state.sqlite3
     ALERT_STATE_PREFIX = os.environ.get("ALERT_STATE_PREFIX", "microblog:alerts:")
     # The operator's side: the release faults are seen in (empty: app/version.py), where gunicorn
@@ -115,6 +116,16 @@ class Config:
     FEEDBACK_RATE_LIMIT = os.environ.get("FEEDBACK_RATE_LIMIT") or "5 per minute;30 per hour"
     SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
     SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT") or ENV_NAME
+
+    # Many hosts, one site. SHARED_STORE_URL (redis://...) holds what every host must agree on: the alert state and
+    # the fault list, the rate limits (ALERT_STATE_URL and RATELIMIT_STORAGE_URI default to it, each may be set on
+    # its own), the maintenance window and the records of failed requests. Empty: each host keeps its own, in
+    # files, which is right for one host. HOSTS names the deployment's hosts when there are several; HOST_NAME
+    # is this one's, in every log record, alert mail and stored failure.
+    SHARED_STORE_URL = os.environ.get("SHARED_STORE_URL", "").strip()
+    SHARED_STORE_PREFIX = os.environ.get("SHARED_STORE_PREFIX") or "microblog:"
+    HOSTS = env_list("HOSTS")
+    HOST_NAME = os.environ.get("HOST_NAME", "").strip() or socket.gethostname()
 
     # Error pages and planned downtime: the address people may write to (shown when set), the
     # maintenance switch's file (empty: instance/maintenance.json) and the addresses that pass it.
@@ -160,7 +171,7 @@ class Config:
     # Reset links and registration notices mailed to one account, whoever asks.
     ACCOUNT_MAIL_LIMIT = os.environ.get("ACCOUNT_MAIL_LIMIT") or "5 per hour;20 per day"
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")  # empty: SHARED_STORE_URL, else memory://
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True  # Redis down: limit per worker rather than fail the login
     RATELIMIT_HEADERS_ENABLED = True  # Retry-After on the 429 page
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX") or "microblog"  # apart from other apps on Redis
@@ -176,6 +187,13 @@ class Config:
     REQUEST_TIMEOUT = env_seconds("REQUEST_TIMEOUT")  # 0 turns the deadline off
     DATABASE_TIMEOUT = env_seconds("DATABASE_TIMEOUT")
     PROXY_READ_TIMEOUT = env_seconds("PROXY_READ_TIMEOUT") or 35.0  # what deploy/nginx/microblog-proxy.conf says
+
+
+def settle(config) -> None:
+    """Work out the settings that follow from others, once every one is read (a test's own included)."""
+    shared = config.get("SHARED_STORE_URL") or ""
+    config["ALERT_STATE_URL"] = config.get("ALERT_STATE_URL") or shared
+    config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or shared or "memory://"
 
 
 class TestConfig(Config):

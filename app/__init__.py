@@ -19,7 +19,7 @@ from app.auth import mail
 from app.database import bound_postgres_waits, configure_engine
 from app.extensions import bootstrap, csrf, db, login
 from app.version import __version__
-from config import Config, TestConfig
+from config import Config, TestConfig, settle
 
 __all__ = ["__version__", "create_app"]
 
@@ -32,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_object(Config if test_config is None else TestConfig)
     app.config.from_mapping(test_config or {})
+    settle(app.config)
     observability.init_app(app)  # first: request ids, logs and alerts see everything after
     ops.init_app(app)  # timeouts, planned downtime and the deadline, before anything reads the form
     errors.init_app(app)  # unreadable input refused before the CSRF check; an answer for every error

@@ -20,7 +20,7 @@ from app.observability import init_app as init_observability
 from app.observability.fingerprint import digest
 from app.observability.logs import JsonFormatter, RequestIdFilter, TextFormatter, one_line, utc_timestamp
 from app.observability.scrub import MASK, known_secrets, scrub_text, scrub_url
-from config import Config
+from config import Config, settle
 
 # Set by app/ops/health.py on the WSGI environ of requests to keep out of the access log.
 SKIP_ACCESS_LOG = "microblog.skip_access_log"
@@ -31,7 +31,9 @@ _reporter: list[Flask] = []
 
 def settings() -> dict:
     """Return the settings as the app would read them (Config), without building the app."""
-    return {name: getattr(Config, name) for name in dir(Config) if name.isupper()}
+    values = {name: getattr(Config, name) for name in dir(Config) if name.isupper()}
+    settle(values)
+    return values
 
 
 class AccessFormatterMixin:
@@ -167,6 +169,7 @@ def reporter() -> Flask:
     if not _reporter:
         app = Flask("app")
         app.config.from_object(Config)
+        settle(app.config)
         app.config["LOG_STARTUP"] = False  # no "Microblog startup" from the master
         init_observability(app)
         _reporter.append(app)
