@@ -1,6 +1,7 @@
 """Settings read from the environment (a `.env` file is loaded through python-dotenv)."""
 
 import os
+import re
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -125,7 +126,7 @@ class Config:
     SHARED_STORE_URL = os.environ.get("SHARED_STORE_URL", "").strip()
     SHARED_STORE_PREFIX = os.environ.get("SHARED_STORE_PREFIX") or "microblog:"
     HOSTS = env_list("HOSTS")
-    HOST_NAME = os.environ.get("HOST_NAME", "").strip() or socket.gethostname()
+    HOST_NAME = re.sub(r"[^\w.-]", "-", os.environ.get("HOST_NAME", "").strip() or socket.gethostname())
 
     # Error pages and planned downtime: the address people may write to (shown when set), the
     # maintenance switch's file (empty: instance/maintenance.json) and the addresses that pass it.

@@ -29,9 +29,10 @@ def record(fmt: str, request_id: str, failing: bool, traceback: bool) -> str:
             if traceback:
                 fields["traceback"] = TRACEBACK
         return json.dumps(fields) + "\n"
-    line = f"2026-12-01T10:00:00.000Z INFO [{request_id}] app: Not found: '/missing' [in app/errors/handlers.py:93]\n"
+    start = f"2026-12-01T10:00:00.000Z INFO web-1 [{request_id}] app: "
+    line = start + "Not found: '/missing' [in app/errors/handlers.py:93]\n"
     if failing:
-        line = f"2026-12-01T10:00:00.000Z ERROR [{request_id}] app: Exception on /demo/error [GET] | DemoFailure: x"
+        line = start.replace(" INFO ", " ERROR ") + "Exception on /demo/error [GET] | DemoFailure: x"
         line += " | fingerprint d4519c53e8dd" + ("" if traceback else " | traceback already logged in this window")
         line += " [in flask/app.py:875]\n" + (TRACEBACK + "\n" if traceback else "")
     return line

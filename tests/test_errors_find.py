@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
+from config import Config
 from tests.conftest import config_for_tests
 from tests.support.servers import gunicorn
 from tests.support.smtp import smtp_server
@@ -75,11 +76,13 @@ def test_find_prints_the_access_line_the_error_and_its_traceback_from_a_rotated_
 
     assert len(files) >= 3, "the test must span rotations"
     assert code == 0, output
-    assert re.search(rf"microblog\.log\.\d+:\d+\n  \S+ ERROR \[{first}\] app: Exception on /demo/error \[GET\]", output)
+    assert re.search(
+        rf"microblog\.log\.\d+:\d+\n  \S+ ERROR \S+ \[{first}\] app: Exception on /demo/error \[GET\]", output
+    )
     assert "Traceback (most recent call last):" in output and "DemoFailure: Demo failure requested" in output
     assert re.search(
         # gunicorn's access record in the app's layout
-        rf"access\.log:\d+ \(access log\)\n  \S+ INFO \[{first}\] gunicorn\.access: GET /demo/error 500 .* "
+        rf"access\.log:\d+ \(access log\)\n  \S+ INFO \S+ \[{first}\] gunicorn\.access: GET /demo/error 500 .* "
         r"client=127\.0\.0\.1",
         output,
     )
@@ -118,7 +121,7 @@ def test_find_reads_gzipped_rotations(served, tmp_path):
     code, output = find(copy, ids["first"])
 
     assert code == 0, output
-    assert re.search(rf"microblog\.log\.\d+\.gz:\d+\n  \S+ ERROR \[{ids['first']}\]", output)
+    assert re.search(rf"microblog\.log\.\d+\.gz:\d+\n  \S+ ERROR \S+ \[{ids['first']}\]", output)
     assert "Traceback (most recent call last):" in output
 
 
@@ -126,8 +129,8 @@ def test_find_prints_the_records_of_a_request_that_did_not_fail(served):
     folder, ids = served
     code, output = find(folder, ids["missing"])
     assert code == 0, output
-    assert f"INFO [{ids['missing']}] app: Not found: '/missing-last'" in output
-    assert f"INFO [{ids['missing']}] gunicorn.access: GET /missing-last 404 " in output
+    assert f"INFO {Config.HOST_NAME} [{ids['missing']}] app: Not found: '/missing-last'" in output
+    assert f"INFO {Config.HOST_NAME} [{ids['missing']}] gunicorn.access: GET /missing-last 404 " in output
 
 
 def test_find_leaves_out_other_requests_that_only_mention_the_id(served):

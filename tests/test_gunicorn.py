@@ -92,7 +92,7 @@ def test_access_log_carries_the_request_id_and_leaves_out_health_checks(tmp_path
         assert visitor.get("/healthz").status == 200
         assert visitor.get("/readyz").status == 200
         assert visitor.get("/explore", headers={"X-Request-ID": "trace-me-42"}).status == 200
-        output = wait_for(re.compile(r"INFO \[trace-me-42\] gunicorn\.access: GET /explore 200 "), server.output)
+        output = wait_for(re.compile(r"INFO \S+ \[trace-me-42\] gunicorn\.access: GET /explore 200 "), server.output)
 
     assert "/healthz" not in output and "/readyz" not in output
 

@@ -12,7 +12,7 @@ from tests.conftest import config_for_tests
 
 LINE_START = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 LINE = re.compile(
-    r"(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (?P<level>[A-Z]+) \[(?P<request_id>[^\]]+)\] "
+    r"(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (?P<level>[A-Z]+) (?P<host>[\w.-]+) \[(?P<request_id>[^\]]+)\] "
     r"(?P<logger>[\w.]+): (?P<message>.*) \[in (?P<place>[^\]]+:\d+)\]$"
 )
 
@@ -43,6 +43,20 @@ def faulty_routes(app):
 def log_lines(app):
     """Return a function that reads the log file's lines so far."""
     return lambda: (Path(app.config["LOG_DIR"]) / "microblog.log").read_text(encoding="utf-8").splitlines()
+
+
+@settings(HOST_NAME="web-7")
+def test_every_record_names_its_host(client, log_lines):
+    """A site on several hosts is read from one place: each line says which host wrote it."""
+    response = client.get("/divide")
+    hosts = {LINE.fullmatch(line)["host"] for line in log_lines() if LINE.fullmatch(line)}
+    assert hosts == {"web-7"} and response.status_code == 500
+
+
+@settings(HOST_NAME="web-7", LOG_FORMAT="json")
+def test_every_json_record_names_its_host(client, log_lines):
+    client.get("/divide")
+    assert {json.loads(line)["host"] for line in log_lines()} == {"web-7"}
 
 
 def test_an_error_is_one_line_with_time_level_request_id_logger_message_and_place_then_the_traceback(client, log_lines):
@@ -116,8 +130,9 @@ def test_an_error_storm_writes_the_fault_once_and_a_compact_line_per_repeat_apar
     fingerprint = full.split("fingerprint ")[1].split()[0]
     first_time, first_id = LINE.fullmatch(full)["time"], responses[0].headers["X-Request-ID"]
     repeats = (Path(app.config["LOG_DIR"]) / "microblog-repeats.log").read_text(encoding="utf-8").splitlines()
+    host = app.config["HOST_NAME"]
     assert repeats == [
-        f"{LINE_START.match(line)[0]} ERROR [{response.headers['X-Request-ID']}] GET /divide 500 "
+        f"{LINE_START.match(line)[0]} ERROR {host} [{response.headers['X-Request-ID']}] GET /divide 500 "
         f"repeat of {fingerprint}, first logged at {first_time} [{first_id}]"
         for line, response in zip(repeats, responses[1:], strict=True)
     ]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
+from config import Config
 from tests.conftest import config_for_tests
 from tests.support.alerting import alert_settings, subject
 from tests.support.secrets import PLANTED_DB_PASSWORD, PLANTED_PASSWORD
@@ -33,7 +34,10 @@ def test_a_failing_flask_command_is_logged_and_alerted_once(tmp_path, smtp):
 
     assert result.returncode != 0
     log = (tmp_path / "logs" / "microblog.log").read_text()
-    assert "ERROR [-] app: Uncaught OperationalError: (psycopg.OperationalError) connection failed" in log
+    assert (
+        f"ERROR {Config.HOST_NAME} [-] app: Uncaught OperationalError: (psycopg.OperationalError) connection failed"
+        in log
+    )
     assert "in seed\n" in log  # the traceback, down to the command
     [mail] = inbox.exactly(1)  # the command has exited: it sent what it was going to send
     assert mail["Subject"].startswith(subject("OperationalError: "))
@@ -61,7 +65,10 @@ def test_a_failing_background_thread_is_logged_and_alerted_once(tmp_path, smtp):
 
     assert child.exitcode == 0
     log = (tmp_path / "logs" / "microblog.log").read_text()
-    assert "ERROR [-] app: Uncaught ValueError in thread feed-sync: feed refused: password=********" in log
+    assert (
+        f"ERROR {Config.HOST_NAME} [-] app: Uncaught ValueError in thread feed-sync: feed refused: password=********"
+        in log
+    )
     [mail] = inbox.exactly(1)  # the process has exited: it sent what it was going to send
     assert mail["Subject"] == subject("ValueError: feed refused: password=********")
     assert PLANTED_PASSWORD not in log + mail.get_content()

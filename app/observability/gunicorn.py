@@ -50,8 +50,8 @@ class AccessFormatterMixin:
         message = record.getMessage()
         for secret in self.secrets:
             message = message.replace(secret, MASK)
-        base = {"time": utc_timestamp(record.created), "level": record.levelname, "request_id": record.request_id,
-                "logger": record.name, "message": message, "place": "-"}  # fmt: skip
+        base = {"time": utc_timestamp(record.created), "level": record.levelname, "host": self.host,
+                "request_id": record.request_id, "logger": record.name, "message": message, "place": "-"}  # fmt: skip
         return base | access
 
 
@@ -80,7 +80,7 @@ class MicroblogLogger(Logger):
         super().setup(cfg)
         config = settings()
         kind = GunicornJsonFormatter if config["LOG_FORMAT"] == "json" else GunicornTextFormatter
-        formatter = kind(known_secrets(config))
+        formatter = kind(known_secrets(config), config["HOST_NAME"])
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 handler.setFormatter(formatter)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 RECORD_START = re.compile(rb"\n(?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
 STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
-TEXT_HEADER = re.compile(r"^(\S+) (\w+) \[([^\]]*)\] ")
+# time, level, host (absent in the lines of releases before hosts were named), request id
+TEXT_HEADER = re.compile(r"^(\S+) (\w+) (?:([^\s\[]+) )?\[([^\]]*)\] ")
 JSON_REQUEST_ID = re.compile(r'"request_id": "([^"]*)"')  # in a JSON line cut short, which json.loads refuses
 TEXT_FINGERPRINT = re.compile(r"\| fingerprint ([0-9a-f]{12})")
 REPEAT = re.compile(r"\] \S+ \S+ \d{3} repeat of ([0-9a-f]{12}), first logged at ")  # microblog-repeats.log
@@ -33,6 +34,7 @@ class LogRecord:
     line: int
     text: str  # as an operator reads it: the text line (and traceback), or a JSON record laid out the same way
     request_id: str = "-"
+    host: str | None = None
     fingerprint: str | None = None
     has_traceback: bool = False
     access: bool = False
@@ -161,7 +163,7 @@ def access_record(path: Path, data, start: int, end: int, lines: LineCounter) ->
     if text.startswith("{"):
         return access_from_json(record)
     if header := TEXT_HEADER.match(text):
-        record.request_id = header.group(3)
+        record.host, record.request_id = header.group(3), header.group(4)
     return record
 
 
@@ -171,7 +173,7 @@ def parse(path: Path, data, start: int, end: int, lines: LineCounter) -> LogReco
     if raw.startswith("{"):
         return from_json(record, raw)
     if header := TEXT_HEADER.match(raw):
-        record.request_id = header.group(3)
+        record.host, record.request_id = header.group(3), header.group(4)
     first_line = raw.split("\n", 1)[0]
     if repeat := REPEAT.search(first_line):
         record.fingerprint = repeat.group(1)
@@ -187,16 +189,17 @@ def from_json(record: LogRecord, raw: str) -> LogRecord:
         fields = json.loads(raw)
     except ValueError:  # a line cut by a crash: shown as it is
         return with_request_id_of_cut_line(record)
-    record.request_id = fields.get("request_id", "-")
+    record.request_id, record.host = fields.get("request_id", "-"), fields.get("host")
+    header = " ".join(str(part) for part in (fields.get("time"), fields.get("level"), record.host) if part)
     if repeat := fields.get("repeat_of"):  # a compact line of microblog-repeats.log
         record.fingerprint = fields.get("fingerprint")
         record.text = (
-            f"{fields.get('time')} {fields.get('level')} [{record.request_id}] {fields.get('method')} "
+            f"{header} [{record.request_id}] {fields.get('method')} "
             f"{fields.get('path')} {fields.get('status')} repeat of {record.fingerprint}, first logged at "
             f"{repeat.get('time')} [{repeat.get('request_id')}]"
         )
         return record
-    line = f"{fields.get('time')} {fields.get('level')} [{record.request_id}] {fields.get('logger')}: "
+    line = f"{header} [{record.request_id}] {fields.get('logger')}: "
     line += str(fields.get("message", ""))
     if exception := fields.get("exception"):
         record.fingerprint = exception.get("fingerprint")
@@ -217,11 +220,9 @@ def access_from_json(record: LogRecord) -> LogRecord:
         fields = json.loads(record.text)
     except ValueError:
         return with_request_id_of_cut_line(record)
-    record.request_id = fields.get("request_id", "-")
-    record.text = (
-        f"{fields.get('time')} {fields.get('level')} [{fields.get('request_id')}] "
-        f"{fields.get('logger')}: {fields.get('message')}"
-    )
+    record.request_id, record.host = fields.get("request_id", "-"), fields.get("host")
+    header = " ".join(str(part) for part in (fields.get("time"), fields.get("level"), record.host) if part)
+    record.text = f"{header} [{record.request_id}] {fields.get('logger')}: {fields.get('message')}"
     return record
 
 

@@ -103,8 +103,8 @@ def output_handler(config, file_name: str) -> tuple[logging.Handler, str, tuple[
 def make_formatter(config) -> logging.Formatter:
     secrets = known_secrets(config)
     if config["LOG_FORMAT"] == "json":
-        return JsonFormatter(secrets)
-    return TextFormatter(secrets)
+        return JsonFormatter(secrets, config["HOST_NAME"])
+    return TextFormatter(secrets, config["HOST_NAME"])
 
 
 def log_startup(app: Flask, target: str) -> None:
@@ -186,11 +186,12 @@ class TracebackGate(logging.Filter):
 
 
 class MicroblogFormatter(logging.Formatter):
-    """Gather a record's fields, scrubbed; subclasses lay them out."""
+    """Gather a record's fields, scrubbed; subclasses lay them out. Every record names the host that wrote it:
+    a site on several hosts is read from one place (a collector, `flask errors find`)."""
 
-    def __init__(self, secrets: list[str]):
+    def __init__(self, secrets: list[str], host: str):
         super().__init__()
-        self.secrets = secrets
+        self.secrets, self.host = secrets, host
 
     def fields(self, record: logging.LogRecord) -> dict:
         if is_repeat(record):
@@ -201,6 +202,7 @@ class MicroblogFormatter(logging.Formatter):
         fields = {
             "time": utc_timestamp(record.created),
             "level": record.levelname,
+            "host": self.host,
             "request_id": getattr(record, "request_id", None) or current_request_id(),
             "logger": record.name,
             "message": scrub_text(record.getMessage(), secrets),
@@ -224,6 +226,7 @@ class MicroblogFormatter(logging.Formatter):
         return {
             "time": utc_timestamp(record.created),
             "level": record.levelname,
+            "host": self.host,
             "request_id": record.request_id,
             "logger": record.name,
             "message": f"repeat of {fingerprint}",
@@ -236,11 +239,11 @@ class MicroblogFormatter(logging.Formatter):
 
 
 class TextFormatter(MicroblogFormatter):
-    """`2025-01-31T12:00:00.123Z ERROR [request-id] app: message | Type: text | fingerprint f [in place]`."""
+    """`2025-01-31T12:00:00.123Z ERROR web-1 [request-id] app: message | Type: text | fingerprint f [in place]`."""
 
     def format(self, record: logging.LogRecord) -> str:
         fields = self.fields(record)
-        line = f"{fields['time']} {fields['level']} [{fields['request_id']}] "
+        line = f"{fields['time']} {fields['level']} {fields['host']} [{fields['request_id']}] "
         if repeat := fields.get("repeat_of"):
             where = f"{fields['method']} {one_line(fields['path'])} {fields['status']}"
             first = f"first logged at {repeat['time']} [{repeat['request_id']}]"

@@ -30,8 +30,10 @@ from tests.support.waiting import wait_for
 
 SECRET_KEY = "fault-suite-" + uuid.uuid4().hex
 HTML = {"Accept": "text/html"}
-# `2025-01-31T12:00:00.123Z LEVEL [request-id] logger: message`, as app/observability/logs.py writes it.
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<level>[A-Z]+) \[(?P<request_id>[^\]]+)\] ")
+# `2025-01-31T12:00:00.123Z LEVEL host [request-id] logger: message`, as app/observability/logs.py writes it.
+LOG_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<level>[A-Z]+) (?P<host>[\w.-]+) \[(?P<request_id>[^\]]+)\] "
+)
 
 
 @dataclass

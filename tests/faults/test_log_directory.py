@@ -70,4 +70,4 @@ def test_requests_are_answered_while_the_log_cannot_be_written(site, mail_inbox,
     wait_until(lambda: time.time() >= last_error + ALERT_WINDOW, what="the end of the alert window")
     answer = visitor.get("/demo/error", headers={**HTML, "X-Request-ID": f"{name}-after"})
     assert answer.status == 500
-    site.log.wait_for(rf"ERROR \[{name}-after\] app: Exception on /demo/error")  # logging resumed by itself
+    site.log.wait_for(rf"ERROR \S+ \[{name}-after\] app: Exception on /demo/error")  # logging resumed by itself

@@ -110,7 +110,7 @@ def test_the_user_gets_the_500_page_at_once_and_the_log_tells_the_failed_deliver
 
     for request_id in request_ids:
         full = r"app: Exception on /demo/error \[GET\] \| DemoFailure: "  # or, in a window, a repeat's short line
-        site.log.wait_for(rf"ERROR \[{request_id}\] ({full}|GET /demo/error 500 repeat of )")
+        site.log.wait_for(rf"ERROR \S+ \[{request_id}\] ({full}|GET /demo/error 500 repeat of )")
     failure = site.log.wait_for(r"Alert mail not delivered", timeout=MAIL_TIMEOUT + 15)
     assert re.search(rf"via 127\.0\.0\.1:{relay.port}: {relay.error}", failure)
     assert "request ids: relay-" in failure

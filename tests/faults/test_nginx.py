@@ -81,7 +81,7 @@ def test_nginx_request_id_reaches_the_page_the_log_and_the_alert(proxy, site, ma
     request_id = headers["X-Request-ID"]
     assert status == 500 and re.fullmatch(r"[0-9a-f]{32}", request_id)  # nginx's $request_id, used by the app
     assert f'Reference: <code class="request-id">{request_id}</code>' in body
-    site.log.wait_for(rf"ERROR \[{request_id}\] app: Exception on /demo/error")
+    site.log.wait_for(rf"ERROR \S+ \[{request_id}\] app: Exception on /demo/error")
     [mail] = [m for m in inbox.wait_for(1) if "DemoFailure" in m["Subject"]]
     assert mail["X-Request-ID"] == request_id
 
@@ -100,7 +100,7 @@ def test_a_request_past_every_deadline_gets_the_styled_504_and_the_master_report
 
     assert_proxy_page(status, headers, body, 504, "That took too long")
     request_id = headers["X-Request-ID"]
-    record = site.log.wait_for(rf"ERROR \[{request_id}\] app: Worker \d+ killed by SIGKILL")
+    record = site.log.wait_for(rf"ERROR \S+ \[{request_id}\] app: Worker \d+ killed by SIGKILL")
     assert "while serving GET /stuck/c" in record
     deadline = time.monotonic() + 15
     while not [m for m in inbox.messages() if m["X-Request-ID"] == request_id] and time.monotonic() < deadline:

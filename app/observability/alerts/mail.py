@@ -121,10 +121,12 @@ def follow_up_record(fault: Fault) -> logging.LogRecord:
 class AlertFormatter(logging.Formatter):
     """Render a captured record (or a follow-up) as a mail's subject and body, with secrets masked."""
 
-    def __init__(self, secrets: list[str], version: str, window: float, environment: str = "", personal: bool = False):
+    def __init__(self, secrets: list[str], version: str, window: float, environment: str = "", personal: bool = False,
+                 host: str = ""):  # fmt: skip
         super().__init__()
         self.secrets, self.version, self.window = secrets, version, window
-        self.prefix = " ".join([SUBJECT_PREFIX, *environment.split()[:1], socket.gethostname()]) + "]"
+        self.host = host or socket.gethostname()  # HOST_NAME: the same name as the log's
+        self.prefix = " ".join([SUBJECT_PREFIX, *environment.split()[:1], self.host]) + "]"
         self.personal = personal  # show email addresses, the client's address and the user agent as sent
 
     def subject(self, record: logging.LogRecord) -> str:
@@ -149,7 +151,7 @@ class AlertFormatter(logging.Formatter):
         where = {
             "Where": place(record.app_place),
             "Time (UTC)": utc_timestamp(record.created),
-            "Host": f"{socket.gethostname()} (pid {record.process})",
+            "Host": f"{self.host} (pid {record.process})",
             "Version": f"Microblog {self.version}",
             "Fingerprint": record.fingerprint,
             "Occurrences": f"1, the first in this window; repeats in the next {duration(self.window)} "
@@ -197,7 +199,7 @@ class AlertFormatter(logging.Formatter):
         details = {
             "Fingerprint": fault.fingerprint,
             "Latest request ids": ", ".join(fault.request_ids) or "-",
-            "Sent by": f"{socket.gethostname()}, Microblog {self.version}",
+            "Sent by": f"{self.host}, Microblog {self.version}",
             "Next": f"further repeats are counted for another {duration(self.window)}",
         }
         feedback = feedback_block(fault)
