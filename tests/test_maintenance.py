@@ -2,12 +2,18 @@
 health checks that keep answering, and the team's way through."""
 
 import json
+import os
+import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
+import redis
 
-from app.ops.maintenance import PASS_COOKIE, parse_until
+from app import create_app
+from app.extensions import db
+from app.ops.maintenance import PASS_COOKIE, SharedFlag, parse_until
+from tests.support.servers import free_port
 from tests.support.visitor import page_text
 
 BROWSER = {"Accept": "text/html"}
@@ -124,9 +130,35 @@ def test_past_the_announced_end_the_page_says_nearly_done_and_asks_back_in_minut
     assert timedelta(minutes=4) < retry_at - datetime.now(UTC) <= timedelta(minutes=5)
 
 
-def test_an_unreadable_switch_file_still_means_down(client, tmp_path):
+def test_a_window_that_cannot_be_read_is_logged_once_and_the_site_serves(client, tmp_path, caplog):
+    """Whatever keeps the workers from reading the window (a file half written by hand, one another account
+    wrote 0600, a folder the service may not enter), the site serves and says why once, rather than 500."""
     (tmp_path / "maintenance.json").write_text("{half a fi")
-    assert client.get("/explore").status_code == 503
+    assert [client.get("/explore").status_code for _ in range(3)] == [200] * 3
+    said = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert len(said) == 1 and "serving as if there were none" in said[0]
+
+
+def test_a_flag_path_the_service_cannot_reach_is_no_500(client, caplog):
+    """stat() failing other than "no such file" (here: a path through a file, as a folder the service may not
+    enter fails with PermissionError) is the same case: logged once, served."""
+    client.application.extensions["maintenance"].path = "/etc/hostname/maintenance.json"
+    assert [client.get("/explore").status_code for _ in range(2)] == [200, 200]
+    assert len([r for r in caplog.records if "cannot be read" in r.getMessage()]) == 1
+
+
+def test_the_flag_file_is_readable_by_the_services_group_whatever_the_umask(switch, tmp_path):
+    """Written by another account (root, a deploy user), the window stays readable to the service's group: the
+    group of the folder it is in."""
+    service_group = 65534 if os.geteuid() == 0 else os.getegid()  # nogroup, which root may give a file to
+    os.chown(tmp_path, -1, service_group)
+    old = os.umask(0o077)
+    try:
+        switch("on", "--until", "+30m")
+    finally:
+        os.umask(old)
+    flag = (tmp_path / "maintenance.json").stat()
+    assert (flag.st_mode & 0o777, flag.st_gid) == (0o640, service_group)
 
 
 @pytest.mark.parametrize("until", ["yesterday", "25:99", "2000-01-01T00:00Z"])
@@ -143,3 +175,50 @@ def test_until_reads_relative_times_clock_times_and_dates():
     assert parse_until("22:30", now) == datetime(2026, 11, 30, 22, 30, tzinfo=UTC)
     assert parse_until("06:00", now) == datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # the next 06:00
     assert parse_until("2026-12-01T06:00Z", now) == datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+
+
+class TestSharedStore:
+    """With SHARED_STORE_URL the window is in Redis: `flask maintenance on` on one host closes every host."""
+
+    @pytest.fixture
+    def config_overrides(self):
+        prefix = f"microblog-test-{uuid.uuid4().hex}:"
+        yield {"SHARED_STORE_URL": "redis://127.0.0.1:6379/0", "SHARED_STORE_PREFIX": prefix}
+        store = redis.Redis()
+        for key in store.scan_iter(prefix + "*"):
+            store.delete(key)
+        store.close()
+
+    @pytest.fixture
+    def other_host(self, app, config_overrides):
+        """A second app on the same database and shared store, as another host would run."""
+        other = create_app({**config_overrides, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+        yield other.test_client()
+        with other.app_context():
+            db.engine.dispose()
+
+    def test_on_one_host_closes_the_other_within_a_second_with_one_pass(self, other_host, switch):
+        assert other_host.get("/explore").status_code == 200
+
+        output = switch("on", "--until", "+30m", "--message", "Moving the database.")
+        assert "the shared store" in output
+
+        # Each worker reads the store at most once a second: a second after its last look, it sees the window.
+        other_host.application.extensions["maintenance"].read_at -= SharedFlag.FRESH
+        assert other_host.get("/explore").status_code == 503
+        other_host.set_cookie(PASS_COOKIE, pass_token(output))
+        assert other_host.get("/explore").status_code == 200  # the one pass, printed on the first host
+
+        switch("off")
+        other_host.delete_cookie(PASS_COOKIE)
+        other_host.application.extensions["maintenance"].read_at -= SharedFlag.FRESH
+        assert other_host.get("/explore").status_code == 200
+
+    def test_the_store_down_is_said_once_and_the_site_serves(self, client, app, caplog):
+        app.extensions["maintenance"] = SharedFlag(f"redis://127.0.0.1:{free_port()}/0", "microblog:maintenance")
+        statuses = []
+        for _ in range(3):
+            app.extensions["maintenance"].read_at = float("-inf")  # each request asks the store again
+            statuses.append(client.get("/explore").status_code)
+        assert statuses == [200] * 3
+        assert len([r for r in caplog.records if "the shared store" in r.getMessage()]) == 1

@@ -1,23 +1,33 @@
 """Planned downtime: `flask maintenance on --until TIME [--message TEXT]`, `flask maintenance off`, `... status`.
 
-The switch is a small JSON file (MAINTENANCE_FILE, by default instance/maintenance.json), so that every
-worker on the host sees it at its next request without the database, which may be what is being worked
-on. A request costs one stat(): the file is parsed again only when it changes. While it is there every
-page answers 503 with Retry-After as an HTTP date and a page that says when the site will be back; a
-form sent meanwhile gets what was typed shown back to copy. The health checks keep answering (the
-process is alive; /readyz still says whether the database is), and so do the static files the page uses.
+The window lives where every worker that must honour it can read it without the database, which may be
+what is being worked on:
+- on one host, a small JSON file (MAINTENANCE_FILE, by default instance/maintenance.json, readable by the
+  service's group): a request costs one stat(), and the file is parsed again only when it changes;
+- with SHARED_STORE_URL, in the shared store (Redis), so that `flask maintenance on` on any host closes
+  every host within a second (each worker reads it at most once a second), with one pass cookie. Laravel's
+  `artisan down` has the same choice (APP_MAINTENANCE_DRIVER: file or cache).
+A window that cannot be read (a file another account wrote, a folder the service may not enter, the
+shared store down) is logged once and taken as no window: the site keeps serving rather than answer 500.
+
+While a window is on, every page answers 503 with Retry-After as an HTTP date and a page that says when
+the site will be back; a form sent meanwhile gets what was typed shown back to copy. The health checks
+keep answering (the process is alive; /readyz still says whether the database is), and so do the static
+files the page uses.
 
 The team gets through from an address in MAINTENANCE_BYPASS_ADDRESSES (addresses or networks, as the
 app sees them: behind a proxy, set PROXY_FIX_X_FOR), or with the pass cookie that `flask maintenance on`
-prints: it holds a random token written in the file, so each maintenance window has its own.
+prints: it holds a random token written with the window, so each maintenance window has its own.
 """
 
 import ipaddress
 import json
+import logging
 import os
 import re
 import secrets
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,40 +59,129 @@ class Window:
     def retry_at(self, now: datetime) -> datetime:
         return self.until if self.until > now else now + OVERRUN_RETRY
 
+    def to_json(self) -> str:
+        return json.dumps({"until": self.until.isoformat(), "message": self.message, "pass": self.pass_token})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Window":
+        data = json.loads(text)
+        return cls(datetime.fromisoformat(data["until"]), str(data.get("message", "")), str(data.get("pass", "")))
+
+
+class Unreadable:
+    """Say once (per process) that the window cannot be read, and again once it can."""
+
+    def __init__(self, where: str):
+        self.where, self.said = where, False
+
+    def __call__(self, error: Exception) -> None:
+        if not self.said:
+            logging.getLogger("app").warning("The maintenance window in %s cannot be read (%s: %s); serving as if "
+                                             "there were none", self.where, type(error).__name__, error)  # fmt: skip
+        self.said = True
+
+    def readable(self) -> None:
+        self.said = False
+
+
+class FlagFile:
+    """The window in a file on this host: the default, for a site on one host."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)  # worked out once: a Path per request would cost more than the stat
+        self.stamp, self.window = None, None
+        self.unreadable = Unreadable(self.path)
+
+    def read(self) -> Window | None:
+        """Return the window in force, or None; the file is parsed only when it changed."""
+        try:
+            stat = os.stat(self.path)
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+            if self.stamp != stamp:
+                self.window, self.stamp = Window.from_json(Path(self.path).read_text(encoding="utf-8")), stamp
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            self.unreadable(error)
+            return None
+        self.unreadable.readable()
+        return self.window
+
+    def write(self, window: Window) -> None:
+        """Write the file atomically (a worker never reads half of it), readable by the service's group."""
+        path = Path(self.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".maintenance-", delete=False) as temporary:
+            temporary.write(window.to_json())
+        # The temporary file's own 0600 would shut the workers out when another account (root, a deploy user)
+        # runs the command: the service's group, the folder's, may read it.
+        os.chmod(temporary.name, 0o640)
+        try:
+            os.chown(temporary.name, -1, os.stat(path.parent).st_gid)
+        except PermissionError:  # not root, nor in that group: the file is the service's own already
+            pass
+        os.replace(temporary.name, path)
+
+    def clear(self) -> bool:
+        try:
+            Path(self.path).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+
+class SharedFlag:
+    """The window in the shared store (SHARED_STORE_URL): every host reads it, at most a second late."""
+
+    FRESH = 1.0  # seconds a worker keeps what it read
+
+    def __init__(self, url: str, key: str):
+        import redis  # only where the shared store is configured
+
+        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.key, self.read_at, self.window = key, float("-inf"), None
+        self.unreadable = Unreadable(f"the shared store ({key})")
+
+    def read(self) -> Window | None:
+        now = time.monotonic()
+        if now - self.read_at < self.FRESH:
+            return self.window
+        self.read_at = now
+        try:
+            text = self.client.get(self.key)
+            self.window = Window.from_json(text) if text else None
+        except Exception as error:  # the store down, or a value that is not a window
+            self.unreadable(error)
+            self.window = None
+            return None
+        self.unreadable.readable()
+        return self.window
+
+    def write(self, window: Window) -> None:
+        self.client.set(self.key, window.to_json())
+        self.read_at = float("-inf")
+
+    def clear(self) -> bool:
+        self.read_at = float("-inf")
+        return bool(self.client.delete(self.key))
+
 
 def init_app(app: Flask) -> None:
     app.before_request(answer_during_maintenance)
     app.cli.add_command(maintenance_cli)
-    # The flag's path as a string, worked out once: a Path a request would cost more than the stat.
-    app.extensions["maintenance"] = {"path": str(flag_path(app)), "stamp": None, "window": None}
+    app.extensions["maintenance"] = flag_of(app)
 
 
-def flag_path(app: Flask) -> Path:
-    return Path(app.config.get("MAINTENANCE_FILE") or Path(app.instance_path) / "maintenance.json")
+def flag_of(app: Flask) -> FlagFile | SharedFlag:
+    """Return where this site keeps its window: the shared store when there is one, else a file on this host."""
+    config = app.config
+    if config.get("SHARED_STORE_URL") and not config.get("MAINTENANCE_FILE"):
+        return SharedFlag(config["SHARED_STORE_URL"], config["SHARED_STORE_PREFIX"] + "maintenance")
+    return FlagFile(Path(config.get("MAINTENANCE_FILE") or Path(app.instance_path) / "maintenance.json"))
 
 
 def current_window(app: Flask) -> Window | None:
-    """Return the planned downtime now in force, or None; the file is parsed only when it changed."""
-    cache = app.extensions["maintenance"]
-    path = cache["path"]
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        return None
-    stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-    if cache["stamp"] != stamp:
-        cache["window"], cache["stamp"] = read_window(app, Path(path)), stamp
-    return cache["window"]
-
-
-def read_window(app: Flask, path: Path) -> Window:
-    """Parse the flag file; one that cannot be read still means the site is down (for an hour, say the pages)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Window(datetime.fromisoformat(data["until"]), str(data.get("message", "")), str(data.get("pass", "")))
-    except (OSError, ValueError, KeyError, TypeError):
-        app.logger.warning("The maintenance file %s cannot be read; the site answers 503 until it is removed", path)
-        return Window(datetime.now(UTC) + timedelta(hours=1))
+    return app.extensions["maintenance"].read()
 
 
 def answer_during_maintenance():
@@ -126,23 +225,19 @@ def team_may_pass(window: Window) -> bool:
 
 
 def switch_on(app: Flask, until: datetime, message: str = "") -> Window:
-    """Write the flag file (atomically: a worker never reads half of it) and return the window."""
+    """Open a window until `until`, with a pass of its own, where every worker reads it; return it."""
     window = Window(until.astimezone(UTC), message, secrets.token_urlsafe(24))
-    path = flag_path(app)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"until": window.until.isoformat(), "message": message, "pass": window.pass_token}
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".maintenance-", delete=False) as temporary:
-        json.dump(data, temporary)
-    os.replace(temporary.name, path)
+    app.extensions["maintenance"].write(window)
     return window
 
 
 def switch_off(app: Flask) -> bool:
-    try:
-        flag_path(app).unlink()
-    except FileNotFoundError:
-        return False
-    return True
+    return app.extensions["maintenance"].clear()
+
+
+def where(app: Flask) -> str:
+    flag = app.extensions["maintenance"]
+    return flag.path if isinstance(flag, FlagFile) else f"the shared store, {flag.key}: every host"
 
 
 RELATIVE = re.compile(r"\+(\d+)([mh])")
@@ -176,7 +271,7 @@ def maintenance_on(until_text: str, message: str) -> None:
     if until <= now:
         raise click.BadParameter(f"{until:%Y-%m-%d %H:%M} UTC has passed; give a time to come.")
     window = switch_on(current_app, until, message)
-    click.echo(f"Maintenance on until {window.until:%Y-%m-%d %H:%M} UTC ({flag_path(current_app)}).")
+    click.echo(f"Maintenance on until {window.until:%Y-%m-%d %H:%M} UTC ({where(current_app)}).")
     click.echo(f"The team gets through with the cookie {PASS_COOKIE}={window.pass_token}")
 
 
