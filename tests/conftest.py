@@ -2,11 +2,14 @@
 
 import itertools
 import os
+import time
 import uuid
 from datetime import timedelta
 
+import psycopg
 import pytest
 import redis
+from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
 
 from app import create_app
@@ -27,6 +30,42 @@ def config_for_tests(tmp_path, **overrides) -> dict:
     if not os.environ.get("TEST_DATABASE_URL"):
         settings.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path / 'test.db'}")
     return settings
+
+
+RUN_DATABASE_PREFIX = "microblog_run_"
+RUN_DATABASE = pytest.StashKey[tuple[str, str]]()  # (the server's admin URL, this run's database)
+
+
+def pytest_configure(config):
+    """Under TEST_DATABASE_URL (the PostgreSQL pass), work in a database of this run's own, dropped at the end.
+
+    The tables are dropped and made again by every test: two runs on one server in one database (CI's pass beside a
+    developer's, or beside a run killed halfway that left a backend holding a lock) would meet in them. A run's
+    database is named after its start time, so one left by a killed run is dropped by the next run a day later.
+    """
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url or hasattr(config, "workerinput"):
+        return
+    base = make_url(url)
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"{RUN_DATABASE_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as server:
+        runs = server.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [RUN_DATABASE_PREFIX + "%"])
+        for (old,) in runs.fetchall():
+            started = old.removeprefix(RUN_DATABASE_PREFIX).split("_")[0]
+            if started.isdigit() and int(started) < time.time() - 86400:
+                server.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
+        server.execute(f'CREATE DATABASE "{name}"')
+    os.environ["TEST_DATABASE_URL"] = base.set(database=name).render_as_string(hide_password=False)
+    config.stash[RUN_DATABASE] = (admin, name)
+
+
+def pytest_unconfigure(config):
+    if RUN_DATABASE not in config.stash:
+        return
+    admin, name = config.stash[RUN_DATABASE]
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as server:
+        server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
