@@ -128,6 +128,19 @@ def test_mute_by_count_lets_the_occurrence_after_the_count_be_mailed(tmp_path):
     assert find_fault(store, "f1").count == 4
 
 
+def test_the_fault_list_names_the_hosts_a_fault_was_seen_on(tmp_path):
+    store = SqliteStore(tmp_path / "state.sqlite3")  # one store, as the shared store is for every host
+    on_a = AlertThrottle(store, window=10, per_hour=100, release="1.0", host="web-a")
+    on_b = AlertThrottle(store, window=10, per_hour=100, release="1.0", host="web-b")
+
+    on_a.decide("f1", subject("E: x"), "r1", 100.0)
+    on_b.decide("f1", subject("E: x"), "r2", 200.0)
+    on_a.decide("f2", subject("E: y"), "r3", 300.0)
+
+    assert find_fault(store, "f1").seen_on() == ["web-b", "web-a"]  # the most recent first
+    assert find_fault(store, "f2").seen_on() == ["web-a"]
+
+
 def test_errors_list_and_show_read_the_state_with_no_database(tmp_path, smtp):
     inbox, port = smtp
     app = release_app(tmp_path, port, "3.1.0")
@@ -149,10 +162,14 @@ def test_errors_list_and_show_read_the_state_with_no_database(tmp_path, smtp):
 
     assert code == 0
     header, *rows = listing.splitlines()
-    assert header.split() == ["FINGERPRINT", "STATUS", "COUNT", "LAST", "SEEN", "(UTC)", "RELEASE", "TYPE", "WHERE"]
+    assert header.split() == [
+        "FINGERPRINT", "STATUS", "COUNT", "LAST", "SEEN", "(UTC)", "RELEASE", "HOSTS", "TYPE", "WHERE"
+    ]  # fmt: skip
     assert [row.split()[1:3] for row in rows] == [["new", "1"], ["new", "2"]]  # /other was seen last
+    assert all(row.split()[6] == app.config["HOST_NAME"] for row in rows)
     assert "ValueError" in rows[0] and "tests/support/faulty_views.py:other_fault:" in rows[0]
     assert "Type:          ValueError" in show and "Release:       3.1.0" in show
+    assert re.search(rf"Hosts: +{re.escape(app.config['HOST_NAME'])} \(last \d{{4}}-\d\d-\d\d [\d:]+ UTC\)", show)
     assert re.search(r"Last 24 hours: +\S+ +\(1; oldest hour first\)", show)
 
 

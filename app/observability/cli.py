@@ -166,7 +166,8 @@ def print_search(search: Search, faults: list[Fault]) -> None:
     for fault in faults:
         click.echo(f"\nFault {fault.fingerprint}: {fault.kind or '-'} at {fault.where or '-'}")
         click.echo(f"  {fault.state(now)}, {fault.count} occurrence(s), first seen {when(fault.first_seen)}, "
-                   f"last seen {when(fault.last_seen)} (UTC), release {fault.release or '-'}")  # fmt: skip
+                   f"last seen {when(fault.last_seen)} (UTC), release {fault.release or '-'}, "
+                   f"host(s) {', '.join(fault.seen_on()) or '-'}")  # fmt: skip
         click.echo(f"  flask errors show {fault.fingerprint}")
 
 
@@ -181,10 +182,10 @@ def list_command(as_json: bool) -> None:
     if not faults:
         click.echo("No faults recorded.")
         return
-    rows = [("FINGERPRINT", "STATUS", "COUNT", "LAST SEEN (UTC)", "RELEASE", "TYPE", "WHERE")]
+    rows = [("FINGERPRINT", "STATUS", "COUNT", "LAST SEEN (UTC)", "RELEASE", "HOSTS", "TYPE", "WHERE")]
     for fault in faults:
         row = (fault.fingerprint, fault.state(now), str(fault.count), when(fault.last_seen), fault.release or "-")
-        rows.append((*row, fault.kind or "-", fault.where or "-"))
+        rows.append((*row, ",".join(fault.seen_on()) or "-", fault.kind or "-", fault.where or "-"))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
@@ -205,6 +206,7 @@ def show_command(fingerprint: str) -> None:
         "First seen": when(fault.first_seen) + " UTC",
         "Last seen": when(fault.last_seen) + " UTC",
         "Release": fault.release or "-",
+        "Hosts": ", ".join(f"{host} (last {when(fault.hosts[host])} UTC)" for host in fault.seen_on()) or "-",
         "Last mail": when(fault.last_mail) + (" UTC" if fault.last_mail else ""),
         "Last 24 hours": f"{sparkline_text(counts)}  ({sum(counts)}; oldest hour first)",
         "Request ids": ", ".join(reversed(fault.recent_ids)) or "-",

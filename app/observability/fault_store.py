@@ -57,6 +57,7 @@ class Fault:
     last_mail: float | None = None
     status: str = "new"  # new, resolved or regressed; "muted" is read from the mute fields (`state`)
     release: str = ""  # the release it was last seen in
+    hosts: dict[str, float] = field(default_factory=dict)  # the hosts it was seen on: name -> when last seen there
     resolved_in: str | None = None  # the release it was resolved in
     mute_until: float | None = None
     mute_left: int | None = None  # occurrences still to be muted
@@ -80,12 +81,14 @@ class Fault:
         fault.kind, fault.where = self.kind, self.where
         return fault
 
-    def occurred(self, count: int, at: float, request_ids: list[str], release: str) -> None:
-        """Count occurrences in the fault list: the total, the hour's bucket, the latest ids, the release."""
+    def occurred(self, count: int, at: float, request_ids: list[str], release: str, host: str = "") -> None:
+        """Count occurrences in the fault list: the total, the hour's bucket, the latest ids, the release, the host."""
         self.count += count
         self.last_seen = at if self.last_seen is None else max(self.last_seen, at)
         self.recent_ids = (self.recent_ids + request_ids)[-REQUEST_IDS_KEPT:]
         self.release = release or self.release
+        if host:
+            self.hosts[host] = max(self.hosts.get(host, at), at)
         buckets = {hour: n for hour, n in self.hourly}
         hour = int(at // HOUR)
         buckets[hour] = buckets.get(hour, 0) + count
@@ -93,6 +96,10 @@ class Fault:
         self.hourly = [[h, n] for h, n in sorted(buckets.items()) if h > newest - HOURS_KEPT]
         if self.mute_left is not None:
             self.mute_left = max(0, self.mute_left - count) or None
+
+    def seen_on(self) -> list[str]:
+        """Return the hosts it was seen on, the most recent first."""
+        return sorted(self.hosts, key=self.hosts.__getitem__, reverse=True)
 
     def muted(self, now: float) -> bool:
         return (self.mute_until is not None and now < self.mute_until) or bool(self.mute_left)

@@ -46,7 +46,8 @@ def init_alerts(app: Flask) -> None:
         app.logger.warning("MAIL_SERVER is set but ADMINS is empty: no alert mail will be sent")
     if alerts_enabled(app):
         throttle = AlertThrottle(state_store(app.config, app.instance_path), app.config["ALERT_WINDOW"],
-                                 app.config["ALERTS_PER_HOUR"], release_of(app.config))  # fmt: skip
+                                 app.config["ALERTS_PER_HOUR"], release_of(app.config),
+                                 app.config["HOST_NAME"])  # fmt: skip
         handler = AlertHandler(mail_handler(app.config), throttle, app.config["ALERT_QUEUE_SIZE"])
         install(app.logger, handler)
         app.extensions["alerts"] = handler

@@ -54,10 +54,11 @@ class Decision:
 class AlertThrottle:
     """Decide, for every alert, whether it is mailed now, folded into a follow-up, or held by the hourly cap."""
 
-    def __init__(self, store, window: float, per_hour: int, release: str = ""):
+    def __init__(self, store, window: float, per_hour: int, release: str = "", host: str = ""):
         self.store, self.fallback = store, MemoryStore()
         self.window, self.per_hour = window, per_hour
         self.release = release  # of this process: a resolved fault seen in a newer one has regressed
+        self.host = host  # of this process: the fault list says on which hosts a fault was seen
         self.write_interval = min(WRITE_INTERVAL, max(window / 10, 0.05))
         self.claim_delay = 2 * self.write_interval  # so that every process has written what it counted
         self.store_failing = False
@@ -142,7 +143,7 @@ class AlertThrottle:
         if fresh or not fault.where:
             fault.kind, fault.where = seen.kind, seen.where
         muted = fault.muted(seen.at)  # before this occurrence counts down a mute by count
-        fault.occurred(1, seen.at, [seen.request_id], self.release)
+        fault.occurred(1, seen.at, [seen.request_id], self.release, self.host)
         if fault.status == "resolved":
             if not is_newer(self.release, fault.resolved_in):
                 return self._quiet(fault, seen.at, "resolved")
@@ -177,7 +178,7 @@ class AlertThrottle:
             fault = ledger.faults.setdefault(known.fingerprint, known.blank())
             if not fault.quiet(known.repeats_until):  # a muted or resolved fault's repeats make no follow-up
                 fault.fold_repeats_of(known)
-            fault.occurred(known.repeats, known.repeats_until, known.request_ids, self.release)
+            fault.occurred(known.repeats, known.repeats_until, known.request_ids, self.release, self.host)
 
     def _claim(self, ledger: Ledger, now: float) -> list[Fault]:
         claimed = []
