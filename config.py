@@ -109,7 +109,7 @@ class Config:
     ALERT_QUEUE_SIZE = env_int("ALERT_QUEUE_SIZE", 1000)
     ALERT_STATE_URL = os.environ.get("ALERT_STATE_URL", "")  # redis://...; empty: SHARED_STORE_URL, else a SQLite file
     ALERT_STATE_PATH = os.environ.get("ALERT_STATE_PATH", "")  # empty: instance/alert-state.sqlite3
-    ALERT_STATE_PREFIX = os.environ.get("ALERT_STATE_PREFIX", "microblog:alerts:")
+    ALERT_STATE_PREFIX = os.environ.get("ALERT_STATE_PREFIX", "")  # empty: SHARED_STORE_PREFIX + "alerts:"
     # The operator's side: the release faults are seen in (empty: app/version.py), where gunicorn
     # writes its access log when not to stdout (read by `flask errors find`), and the 500 page's feedback form.
     RELEASE = os.environ.get("RELEASE", "")
@@ -175,7 +175,7 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")  # empty: SHARED_STORE_URL, else memory://
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True  # Redis down: limit per worker rather than fail the login
     RATELIMIT_HEADERS_ENABLED = True  # Retry-After on the 429 page
-    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX") or "microblog"  # apart from other apps on Redis
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "")  # empty: SHARED_STORE_PREFIX, without its ":"
     HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)  # sent only when SESSION_COOKIE_SECURE says the site is https
 
     # The JSON API
@@ -192,9 +192,12 @@ class Config:
 
 def settle(config) -> None:
     """Work out the settings that follow from others, once every one is read (a test's own included)."""
-    shared = config.get("SHARED_STORE_URL") or ""
+    shared, prefix = config.get("SHARED_STORE_URL") or "", config.get("SHARED_STORE_PREFIX") or "microblog:"
     config["ALERT_STATE_URL"] = config.get("ALERT_STATE_URL") or shared
     config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or shared or "memory://"
+    # One prefix keeps all of a site's keys apart from another's on the same Redis.
+    config["ALERT_STATE_PREFIX"] = config.get("ALERT_STATE_PREFIX") or prefix + "alerts:"
+    config["RATELIMIT_KEY_PREFIX"] = config.get("RATELIMIT_KEY_PREFIX") or prefix.rstrip(":")
 
 
 class TestConfig(Config):

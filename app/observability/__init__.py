@@ -7,6 +7,7 @@ and the operator's `flask errors`.
     fingerprint.py    a fault's name: exception type and innermost application frame
     alerts/           log record -> queue -> throttle -> mail
     fault_store.py    what is remembered of each fault (SQLite on one host, Redis for many)
+    failures.py       the records of failed requests in the shared store, for `find` on any host
     faults.py         the fault list: list, mute, resolve, feedback
     worker.py         one background thread and a bounded queue (the alerts' and the site's mail)
     smtp.py           one SMTP session (the alerts' and the site's mail)
@@ -25,6 +26,7 @@ from flask import Flask
 
 from app.observability.alerts import init_alerts
 from app.observability.cli import alerts_cli, errors_cli
+from app.observability.failures import init_failures
 from app.observability.inflight import init_inflight
 from app.observability.logs import configure_logging
 from app.observability.request_id import init_request_id
@@ -40,6 +42,7 @@ def init_app(app: Flask) -> None:
     init_alerts(app)
     init_sentry(app)
     if not app.debug and (not app.testing or app.config["LOG_IN_TESTS"]):  # the rule of configure_logging
+        init_failures(app)  # with a shared store: failed requests findable from any host
         init_uncaught(app)  # errors outside requests go the same way
     app.cli.add_command(alerts_cli)
     app.cli.add_command(errors_cli)

@@ -23,6 +23,7 @@ from flask.cli import AppGroup
 
 from app.observability.alerts import mail_handler
 from app.observability.alerts.mail import AlertMailHandler, capture
+from app.observability.failures import DAYS, Failure, failure_store
 from app.observability.fault_store import Fault
 from app.observability.faults import (
     NoSuchFault,
@@ -127,30 +128,69 @@ def find_command(request_id: str, log_dir: Path | None, access_log: Path | None)
     access = access_log or (Path(config["ACCESS_LOG"]) if config["ACCESS_LOG"] else None)
     access_logs = rotated_files(access) if access else []
     search = find_request(request_id.strip(), app_logs, access_logs)
-    faults = related_faults(search)
-    if not search.records and not faults:
+    failures = shared_failures(search.request_id)
+    faults = related_faults(search, failures)
+    if not search.records and not failures and not faults:
         where = ", ".join(shown_path(path) for path in search.files[-1:] + search.files[:-1][:2]) or "no log file"
         click.echo(f"No record of request {request_id} in {len(search.files)} log file(s) ({where}).", err=True)
         click.echo("Check LOG_DIR and ACCESS_LOG, or whether the files were rotated away.", err=True)
+        click.echo(other_hosts_hint(config), err=True)
         raise SystemExit(1)
     print_search(search, faults)
+    print_failures(failures, config["HOST_NAME"])
 
 
-def related_faults(search: Search) -> list[Fault]:
+def shared_failures(request_id: str) -> list[Failure]:
+    """Return the failures of this request that any host recorded in the shared store (none without one)."""
+    failures = failure_store(current_app.config)
+    if failures is None:
+        return []
+    try:
+        return failures.find(request_id)
+    except Exception as error:  # this host's logs still answer
+        click.echo(f"(The shared store cannot be read: {type(error).__name__}: {error})", err=True)
+        return []
+
+
+def other_hosts_hint(config) -> str:
+    """Say where else the request may be: every host's failures in the shared store, or the other hosts' logs."""
+    others = [host for host in config["HOSTS"] if host != config["HOST_NAME"]]
+    if config["SHARED_STORE_URL"]:
+        return (f"Nor among the failed requests of every host in the shared store (kept {DAYS} days). "
+                "A request that did not fail is in the logs of the host that served it"
+                + (f": {', '.join(others)} besides this one ({config['HOST_NAME']})." if others else "."))  # fmt: skip
+    if others:
+        return (f"This is {config['HOST_NAME']}; another host may have served it: run this command on "
+                f"{', '.join(others)}. With SHARED_STORE_URL set, every host's failed requests are found "
+                "from any host.")  # fmt: skip
+    return "With several hosts, set HOSTS to have this command name them (or SHARED_STORE_URL to search them all)."
+
+
+def related_faults(search: Search, failures: list[Failure]) -> list[Fault]:
     """Return the faults this request ran into: by the fingerprints in its records, or its id in the state."""
     try:
         faults = all_faults(store())
     except Exception as error:  # the logs still answer
         click.echo(f"(The alert state cannot be read: {type(error).__name__}: {error})", err=True)
         return []
-    fingerprints = set(search.fingerprints())
+    fingerprints = set(search.fingerprints()) | {failure.fingerprint for failure in failures}
     return [f for f in faults if f.fingerprint in fingerprints or search.request_id in f.recent_ids + f.request_ids]
+
+
+def print_failures(failures: list[Failure], this_host: str) -> None:
+    """Print what the shared store keeps of the request's failures, and where its full records are."""
+    for failure in failures:
+        click.echo(f"\nFailed on host {failure.host} at {when(failure.at)} UTC (shared store): "
+                   f"{one_line(failure.method)} {one_line(failure.path)}, fault {failure.fingerprint}")  # fmt: skip
+        click.echo(f"  {one_line(failure.message)}")
+        if failure.host != this_host:
+            click.echo(f"  Its log records and traceback are on {failure.host}: run this command there.")
 
 
 def print_search(search: Search, faults: list[Fault]) -> None:
     files = {record.path for record in search.records}
     click.echo(f"Request {search.request_id}: {len(search.records)} record(s) in {len(files)} of "
-               f"{len(search.files)} log file(s)")  # fmt: skip
+               f"{len(search.files)} log file(s) on this host ({current_app.config['HOST_NAME']})")  # fmt: skip
     for record in search.records:
         click.echo(f"\n{shown_path(record.path)}:{record.line}{' (access log)' if record.access else ''}")
         click.echo("\n".join("  " + line for line in record.text.split("\n")))
