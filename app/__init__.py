@@ -9,6 +9,7 @@ The packages, from the bottom up (each imports only those below it; docs/archite
     api/, admin/     the JSON API over the same services; the operator's pages
 """
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,7 +30,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     Settings come from the environment (Config); a test passes `test_config`, which goes on top of TestConfig.
     """
-    app = Flask(__name__)
+    app = Flask(__name__, instance_path=os.path.abspath(os.environ.get("INSTANCE_PATH") or "") or None)
     app.config.from_object(Config if test_config is None else TestConfig)
     app.config.from_mapping(test_config or {})
     settle(app.config)
