@@ -108,13 +108,29 @@ def _file_lock(path: str, on_wait: Callable[[], None]) -> Iterator[None]:
 
 @cache
 def migrations_head(root_path: str) -> str:
-    """Return the newest revision of the migrations this code ships (read once: it changes only with the code).
+    """Return the newest revision of the migrations this code ships (read once: it changes only with the code)."""
+    links = migration_links(root_path)
+    parents = {parent for down in links.values() for parent in down}
+    heads = set(links) - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads, not one: {sorted(heads)}")
+    return heads.pop()
+
+
+def migrations_revisions(root_path: str) -> frozenset[str]:
+    """Return every revision of the migrations this code ships: a revision not among them is a newer release's."""
+    return frozenset(migration_links(root_path))
+
+
+@cache
+def migration_links(root_path: str) -> dict[str, tuple[str, ...]]:
+    """Map each migration this code ships to the revisions it follows (none for the first, two for a merge).
 
     Read from the migration files' `revision` and `down_revision`, as Alembic reads them, but without
-    importing Alembic (10 MB of every worker's memory, see above). tests/test_health.py checks the answer
-    against Alembic's own.
+    importing Alembic (10 MB of every worker's memory, see above). tests/test_health.py checks the head
+    found here against Alembic's own.
     """
-    revisions, parents = set(), set()
+    links = {}
     for path in (Path(root_path).parent / "migrations" / "versions").glob("*.py"):
         fields = {
             node.targets[0].id: ast.literal_eval(node.value)
@@ -122,10 +138,6 @@ def migrations_head(root_path: str) -> str:
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
             if node.targets[0].id in ("revision", "down_revision")
         }
-        revisions.add(fields["revision"])
         down = fields.get("down_revision")
-        parents.update(down if isinstance(down, tuple | list) else [down])  # a merge names two
-    heads = revisions - parents
-    if len(heads) != 1:
-        raise RuntimeError(f"the migrations have {len(heads)} heads, not one: {sorted(heads)}")
-    return heads.pop()
+        links[fields["revision"]] = tuple(down) if isinstance(down, tuple | list) else (down,) if down else ()
+    return links
