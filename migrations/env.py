@@ -6,6 +6,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from app.ops.migrations import migration_lock
+
 config = context.config
 # Keep the app's own loggers working when migrations run inside it (tests, `flask db upgrade`).
 fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -32,7 +34,9 @@ def run_migrations_online():
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", skip_empty_autogenerate)
-    with db.engine.connect() as connection:
+    # Hosts that run this at the same time take turns; the second finds the work done.
+    waiting = "Waiting for another host's migration to finish…"
+    with migration_lock(db.engine, on_wait=lambda: logger.info(waiting)), db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=db.metadata, **conf_args)
         with context.begin_transaction():
             context.run_migrations()

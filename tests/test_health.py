@@ -73,6 +73,46 @@ def test_readyz_keeps_answering_503_never_500_while_down(database_down):
     assert [client.get("/readyz").status_code for _ in range(3)] == [503, 503, 503]
 
 
+def set_database_revision(app, revision: str | None) -> None:
+    """Put the database at `revision` of the migrations, as a release's `flask db upgrade` would leave it."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM alembic_version"))
+        if revision:
+            connection.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:r)"), {"r": revision})
+
+
+# A revision id this code does not ship, in Alembic's style: what the next release's migration leaves behind.
+NEWER_RELEASE_REVISION = "9f3c2a1b7d4e"
+
+
+def test_readyz_stays_ready_when_a_newer_release_migrated_and_warns_once(app, client, caplog):
+    """In a rolling deploy the new release migrates first (additive changes only): the old hosts keep serving."""
+    set_database_revision(app, NEWER_RELEASE_REVISION)
+
+    with caplog.at_level(logging.DEBUG):
+        answers = [client.get("/readyz") for _ in range(3)]
+
+    assert [(answer.status_code, answer.json) for answer in answers] == [(200, {"status": "ok"})] * 3
+    [warning] = caplog.records  # one line for the process, not one a probe
+    assert warning.levelno == logging.WARNING
+    assert warning.getMessage() == (
+        "The database is at a newer revision than this release (9f3c2a1b7d4e; this release's newest is 0007): "
+        "a newer release has migrated it. Still ready, as in a rolling deploy"
+    )
+
+
+@pytest.mark.parametrize("revision", ["0006", "0001", None], ids=["one-behind", "first", "no-revision"])
+def test_readyz_answers_503_while_the_database_is_behind_this_release(app, client, caplog, revision):
+    set_database_revision(app, revision)
+
+    with caplog.at_level(logging.DEBUG):
+        response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json == {"status": "unavailable", "reason": "migrations pending"}
+    assert caplog.records == []
+
+
 @pytest.fixture
 def server_environs(app) -> list[dict]:
     """The WSGI environ of each request, as the server holds it after the app answered (gunicorn logs from it)."""

@@ -6,7 +6,8 @@ and the migrations.
     deadline.py      a request past REQUEST_TIMEOUT fails like any other error, before gunicorn kills it;
                      a body that does not arrive within half of it is a 408
     health.py        /healthz and /readyz for the process manager and the load balancer (blueprint "health")
-    migrations.py    `flask db`, and the migrations' head that /readyz compares
+    migrations.py    `flask db`, the lock that makes two hosts' migrations take turns, and the revisions
+                     /readyz compares
 
 It imports the base layer, app/errors/ (its pages are error pages) and app/observability/; never the views.
 """
