@@ -4,6 +4,7 @@ import itertools
 import os
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 import psycopg
@@ -184,18 +185,34 @@ def _stop_logging_and_alerts():
     remove_installed_handlers()
 
 
+REDIS = "redis://127.0.0.1:6379/0"  # this machine's (`make services` starts it)
+
+
+@contextmanager
+def redis_keys():
+    """Yield a key prefix of a test's own on the real Redis; delete every key under it afterwards."""
+    prefix = f"microblog-test-{uuid.uuid4().hex}:"
+    yield prefix
+    store = redis.Redis.from_url(REDIS)
+    for key in store.scan_iter(prefix + "*"):
+        store.delete(key)
+    store.close()
+
+
+@pytest.fixture
+def redis_prefix():
+    with redis_keys() as prefix:
+        yield prefix
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 def shared_state(request):
     """Settings for the state the workers share: the default SQLite file, or Redis under a fresh key prefix."""
     if request.param == "sqlite":
         yield {}
         return
-    prefix = f"microblog-test-{uuid.uuid4().hex}:"
-    yield {"ALERT_STATE_URL": "redis://127.0.0.1:6379/0", "ALERT_STATE_PREFIX": prefix}
-    store = redis.Redis()
-    for key in store.scan_iter(prefix + "*"):
-        store.delete(key)
-    store.close()
+    with redis_keys() as prefix:
+        yield {"ALERT_STATE_URL": REDIS, "ALERT_STATE_PREFIX": prefix}
 
 
 @pytest.hookimpl(wrapper=True)

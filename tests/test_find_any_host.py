@@ -9,27 +9,19 @@ import time
 import uuid
 
 import pytest
-import redis
 
 from app import create_app
 from app.observability.failures import DAYS, Failure, FailureStore, failure_store
-from tests.conftest import config_for_tests
+from tests.conftest import REDIS, config_for_tests
 from tests.support.alerting import alert_settings
 from tests.support.faulty_views import add_faulty_views
 from tests.support.secrets import PLANTED_DB_PASSWORD
 from tests.support.waiting import wait_until
 
-REDIS = "redis://127.0.0.1:6379/0"
-
 
 @pytest.fixture
-def prefix():
-    prefix = f"microblog-test-{uuid.uuid4().hex}:"
-    yield prefix
-    store = redis.Redis()
-    for key in store.scan_iter(prefix + "*"):
-        store.delete(key)
-    store.close()
+def prefix(redis_prefix):
+    return redis_prefix
 
 
 def host(tmp_path, name: str, smtp_port: int = 0, **settings):

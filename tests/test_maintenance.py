@@ -3,16 +3,15 @@ health checks that keep answering, and the team's way through."""
 
 import json
 import os
-import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
-import redis
 
 from app import create_app
 from app.extensions import db
 from app.ops.maintenance import PASS_COOKIE, SharedFlag, parse_until
+from tests.conftest import REDIS
 from tests.support.servers import free_port
 from tests.support.visitor import page_text
 
@@ -181,13 +180,8 @@ class TestSharedStore:
     """With SHARED_STORE_URL the window is in Redis: `flask maintenance on` on one host closes every host."""
 
     @pytest.fixture
-    def config_overrides(self):
-        prefix = f"microblog-test-{uuid.uuid4().hex}:"
-        yield {"SHARED_STORE_URL": "redis://127.0.0.1:6379/0", "SHARED_STORE_PREFIX": prefix}
-        store = redis.Redis()
-        for key in store.scan_iter(prefix + "*"):
-            store.delete(key)
-        store.close()
+    def config_overrides(self, redis_prefix):
+        return {"SHARED_STORE_URL": REDIS, "SHARED_STORE_PREFIX": redis_prefix}
 
     @pytest.fixture
     def other_host(self, app, config_overrides):

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis
 from sqlalchemy.engine import make_url
 
 from app import create_app
+from app.observability.failures import FailureStore
+from tests.conftest import REDIS, redis_keys
 from tests.support.servers import ROOT, Server, gunicorn
 from tests.support.smtp import Inbox, smtp_server
 from tests.support.waiting import wait_until
@@ -30,7 +31,6 @@ pytestmark = pytest.mark.slow
 
 FLASK = Path(sys.executable).with_name("flask")
 SERVER_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
-REDIS = "redis://127.0.0.1:6379/0"
 WINDOW = 2  # seconds of an alert window: short, so that the follow-up and a new window come within the test
 
 
@@ -109,17 +109,12 @@ def host_settings(folder: Path, name: str, database: str, prefix: str, smtp_port
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("two-hosts")
-    prefix = f"microblog-test-{uuid.uuid4().hex}:"
-    with scratch_database() as database, smtp_server() as (inbox, port):
+    with redis_keys() as prefix, scratch_database() as database, smtp_server() as (inbox, port):
         a = Host("web-a", host_settings(folder, "web-a", database, prefix, port))
         b = Host("web-b", host_settings(folder, "web-b", database, prefix, port))
         both_migrate_at_once(a, b)
         with gunicorn(folder / "web-a", a.env) as a.server, gunicorn(folder / "web-b", b.env) as b.server:
             yield Site(a, b, inbox, database)
-    store = redis.Redis()
-    for key in store.scan_iter(prefix + "*"):
-        store.delete(key)
-    store.close()
 
 
 def both_migrate_at_once(a: Host, b: Host) -> None:
@@ -195,10 +190,8 @@ def test_find_on_one_host_shows_the_other_hosts_failed_request_and_names_it(site
     reference = headers["X-Request-ID"]
     assert status == 500
 
-    def found() -> bool:
-        return site.a.flask("errors", "find", reference, check=False).returncode == 0
-
-    wait_until(found, what="the failure in the shared store")  # written within half a second, off the request
+    failures = FailureStore(REDIS, site.a.env["SHARED_STORE_PREFIX"] + "failures")
+    wait_until(lambda: failures.find(reference), what="the failure in the shared store")  # written off the request
     output = site.a.flask("errors", "find", reference).stdout
     assert "Failed on host web-b at " in output and "GET /demo/error, fault " in output
     assert "Its log records and traceback are on web-b: run this command there." in output
