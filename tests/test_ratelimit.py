@@ -9,6 +9,7 @@ import redis
 from app import create_app
 from app.extensions import db
 from tests.conftest import config_for_tests
+from tests.support.servers import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 LIMIT = {"RATELIMIT_ENABLED": True, "ACCOUNT_RATE_LIMIT": "3 per minute"}
@@ -121,3 +122,15 @@ class TestWhenOff:
 
     def test_the_test_suite_runs_without_limits_unless_a_test_turns_them_on(self, client):
         assert {wrong_login(client).status_code for _ in range(15)} == {200}
+
+
+def test_with_the_shared_store_down_limits_count_per_worker_and_the_log_says_so(another_client, make_user, tmp_path):
+    make_user("ann")
+    down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    client = another_client(**LIMIT, SHARED_STORE_URL=down, LOG_IN_TESTS=True, LOG_DIR=str(tmp_path / "logs"))
+
+    statuses = [wrong_login(client).status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 429]  # still limited, in this worker's memory
+    log = (tmp_path / "logs" / "microblog.log").read_text()
+    assert log.count("flask-limiter: Rate limit storage unreachable - falling back to in-memory storage") == 1

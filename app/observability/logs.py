@@ -61,12 +61,30 @@ def configure_logging(app: Flask) -> None:
         each.filters[:0] = [RequestIdFilter(), gate]  # before the split: they decide what a repeat is
         install(app.logger, each)
     app.logger.setLevel(app.config["LOG_LEVEL"])
+    for name in LIBRARY_LOGGERS:
+        install(logging.getLogger(name), ToAppLog(app.logger))
     if problem:
         app.logger.warning("Cannot write the log file in %s (%s); logging to stderr instead", *problem)
     if app.config["LOG_FORMAT"] not in FORMATS:
         app.logger.warning("LOG_FORMAT=%r is not one of %s; writing text lines", app.config["LOG_FORMAT"], FORMATS)
     if app.config.get("LOG_STARTUP", True):  # off for gunicorn's master reporter (observability/gunicorn.py)
         log_startup(app, target)
+
+
+# Libraries whose warnings an operator must see: Flask-Limiter says here that the shared store is out of reach and
+# that each worker counts on its own meanwhile.
+LIBRARY_LOGGERS = ("flask-limiter",)
+
+
+class ToAppLog(logging.Handler):
+    """Hand a library's records of WARNING and above to the app's logger: its file, its format, its alerts."""
+
+    def __init__(self, logger: logging.Logger):
+        super().__init__(logging.WARNING)
+        self.logger = logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.logger.handle(record)
 
 
 def install(logger: logging.Logger, handler: logging.Handler) -> None:
