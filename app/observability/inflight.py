@@ -8,6 +8,7 @@ ends; when the master reaps a worker that died with a request in its file, it re
 `fsync`: the master reads it through the page cache, which outlives the process.
 
 Outside gunicorn (no MICROBLOG_INFLIGHT_DIR, set by gunicorn.conf.py's `on_starting`) nothing is written.
+A record always fits its slot whole: a path too long is cut (ending in CUT), never the JSON around it.
 """
 
 import json
@@ -21,8 +22,9 @@ from app.observability.request_id import current_request_id, current_user_label
 from app.observability.scrub import cookie_values, scrub_text, scrub_url
 
 DIRECTORY_ENV = "MICROBLOG_INFLIGHT_DIR"
-SLOT_SIZE = 2048  # bytes a slot takes; a publication is cut to fit
+SLOT_SIZE = 2048  # bytes a slot takes; a record's path is cut to fit (encode_record)
 PATH_MAX = 500
+CUT = "\u2026"  # ends a path that was cut
 
 _slot: dict[str, int] = {}  # {"pid": ..., "fd": ...} of this process's open slot
 
@@ -48,10 +50,33 @@ def slot_fd() -> int | None:
     return _slot["fd"]
 
 
-def write_slot(text: str) -> None:
+def encode_record(facts: dict) -> bytes:
+    """Return `facts` as JSON that fits a slot, its path cut as little as needed (ending in CUT), never the JSON.
+
+    json.dumps escapes each non-ASCII character (six bytes for an é), so a path within PATH_MAX characters can
+    still overflow. The other fields are short by rule: a request id has at most 64 characters, a username too.
+    """
+    record = json.dumps(facts)
+    if len(record) < SLOT_SIZE:  # all ASCII: as many bytes as characters
+        return record.encode()
+    path, keep, too_long = facts["path"], 0, len(facts["path"])
+    while too_long - keep > 1:  # the longest cut that fits: keep fits, too_long does not
+        middle = (keep + too_long) // 2
+        if fits(facts, path[:middle] + CUT):
+            keep = middle
+        else:
+            too_long = middle
+    return json.dumps(facts | {"path": path[:keep] + CUT}).encode()
+
+
+def fits(facts: dict, path: str) -> bool:
+    return len(json.dumps(facts | {"path": path})) < SLOT_SIZE
+
+
+def write_slot(record: bytes) -> None:
     fd = slot_fd()
     if fd is not None:
-        os.pwrite(fd, text.encode()[: SLOT_SIZE - 1].ljust(SLOT_SIZE), 0)
+        os.pwrite(fd, record[: SLOT_SIZE - 1].ljust(SLOT_SIZE), 0)
 
 
 def publish_current_request() -> None:
@@ -61,20 +86,20 @@ def publish_current_request() -> None:
         path = scrub_text(path, cookies)
     g.inflight = {
         "method": request.method,
-        "path": path[:PATH_MAX],
+        "path": path if len(path) <= PATH_MAX else path[:PATH_MAX] + CUT,
         "request_id": current_request_id(),
         "user": current_user_label(),
         "started": time.time(),
         "pid": os.getpid(),
     }
-    write_slot(json.dumps(g.inflight))
+    write_slot(encode_record(g.inflight))
     g.republish_inflight = republish_user
 
 
 def republish_user() -> None:
     """Publish the request again with its user's label, the one fact that changed."""
     g.inflight["user"] = current_user_label()
-    write_slot(json.dumps(g.inflight))
+    write_slot(encode_record(g.inflight))
 
 
 def current_request() -> dict | None:
@@ -86,7 +111,7 @@ def current_request() -> dict | None:
 
 def clear_current_request(_error: BaseException | None = None) -> None:
     g.pop("republish_inflight", None)
-    write_slot("")
+    write_slot(b"")
 
 
 def take_request(directory: str | Path, pid: int) -> dict | None:
