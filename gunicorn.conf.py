@@ -79,7 +79,7 @@ def on_starting(server):
     """Master: make the folder where each worker publishes the request it serves."""
     from app.observability.gunicorn import make_inflight_directory
 
-    make_inflight_directory()
+    make_inflight_directory(server.log)
 
 
 def when_ready(server):

@@ -210,3 +210,19 @@ def test_a_long_address_nginx_lets_through_reaches_the_app(tmp_path, deployment_
     with gunicorn(tmp_path, deployment_env, workers=1) as server:
         response = Visitor(server.url).get("/explore?q=" + "x" * 6000)
     assert response.status == 200 and "<title>Explore · Microblog</title>" in response.body
+
+
+def test_a_slot_folder_others_may_write_in_is_refused_and_the_site_serves_without_slots(
+    tmp_path, deployment_env, site_db
+):
+    """Another account could plant a link there, in place of a worker's slot, and have the worker write through it."""
+    folder = tmp_path / "inflight"
+    folder.mkdir()
+    folder.chmod(0o770)
+    with gunicorn(tmp_path, {**deployment_env, "MICROBLOG_INFLIGHT_DIR": str(folder)}, workers=1) as server:
+        answer = Visitor(server.url).get("/explore")
+        slots = sorted(path.name for path in folder.iterdir())
+
+    assert answer.status == 200
+    assert slots == []
+    assert f"Not publishing the requests in flight: {folder} is writable by its group or by others" in server.output()

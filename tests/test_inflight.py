@@ -2,6 +2,8 @@
 tests/test_gunicorn.py run it under real gunicorn)."""
 
 import json
+import logging
+import os
 import urllib.parse
 
 import pytest
@@ -33,3 +35,16 @@ def test_a_long_non_ascii_path_is_cut_and_the_record_still_parses(publishing):
     assert published["path"].startswith("/echo/\u00e9\u00e9") and published["path"].endswith("\u2026")
     assert published["method"] == "GET" and published["request_id"] and published["user"] == "anonymous"
     assert len(json.dumps(published)) < inflight.SLOT_SIZE
+
+
+def test_a_link_planted_at_the_slots_path_is_not_followed(publishing, tmp_path, caplog):
+    app, folder = publishing
+    target = tmp_path / "elsewhere.txt"
+    inflight.slot_path(folder, os.getpid()).symlink_to(target)
+
+    with caplog.at_level(logging.WARNING, logger="app"):
+        answer = app.test_client().get("/echo/word")
+
+    assert answer.status_code == 200 and answer.get_json() == {}  # served, without publishing
+    assert not target.exists()
+    assert any("not publishing" in record.getMessage().lower() for record in caplog.records)

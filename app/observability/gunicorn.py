@@ -224,13 +224,18 @@ def report_worker_failure() -> None:
         pass
 
 
-def make_inflight_directory() -> None:
-    """In the master at start: make the folder of the workers' slots (MICROBLOG_INFLIGHT_DIR, else a fresh
-    temporary one) and tell the workers, which inherit the environment."""
+def make_inflight_directory(log) -> None:
+    """In the master at start: set up the folder of the workers' slots and tell the workers, which inherit the
+    environment. MICROBLOG_INFLIGHT_DIR if set, once checked (else the site serves without slots, and `log`
+    says why); otherwise a fresh temporary one (0700)."""
     if directory := os.environ.get(inflight.DIRECTORY_ENV):
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        if problem := inflight.folder_problem(directory):
+            log.error("Not publishing the requests in flight: %s. A killed worker's request will go unreported; "
+                      "name a folder of this account's that only it may write in.", problem)  # fmt: skip
+            del os.environ[inflight.DIRECTORY_ENV]
     else:
-        os.environ[inflight.DIRECTORY_ENV] = tempfile.mkdtemp(prefix="microblog-inflight-")
+        directory = tempfile.mkdtemp(prefix="microblog-inflight-")
+        os.environ[inflight.DIRECTORY_ENV] = directory
 
 
 class StrayLinesToLog(io.TextIOBase):

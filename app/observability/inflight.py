@@ -9,10 +9,14 @@ ends; when the master reaps a worker that died with a request in its file, it re
 
 Outside gunicorn (no MICROBLOG_INFLIGHT_DIR, set by gunicorn.conf.py's `on_starting`) nothing is written.
 A record always fits its slot whole: a path too long is cut (ending in CUT), never the JSON around it.
+The folder is one the master made (0700) or checked (folder_problem), and a slot is opened without
+following a link: another account cannot have a worker write where it chooses.
 """
 
 import json
+import logging
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -26,7 +30,7 @@ SLOT_SIZE = 2048  # bytes a slot takes; a record's path is cut to fit (encode_re
 PATH_MAX = 500
 CUT = "\u2026"  # ends a path that was cut
 
-_slot: dict[str, int] = {}  # {"pid": ..., "fd": ...} of this process's open slot
+_slot: dict[str, int | None] = {}  # {"pid": ..., "fd": ...} of this process's open slot
 
 
 def init_inflight(app: Flask) -> None:
@@ -39,15 +43,44 @@ def slot_path(directory: str | Path, pid: int) -> Path:
     return Path(directory) / f"{pid}.json"
 
 
+def folder_problem(directory: str | Path) -> str | None:
+    """Make `directory` (0700) if it is missing; return what makes it unfit for the slots, or None.
+
+    A worker opens its slot by name in this folder: an account that may write there could put a link or a
+    file of its own in a slot's place, so the folder must be this account's and closed to the others.
+    """
+    path = Path(directory)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = path.stat()
+    except OSError as error:
+        return f"{directory} cannot be made or read ({error})"
+    if status.st_uid != os.geteuid():
+        return f"{directory} belongs to uid {status.st_uid}, not to this account (uid {os.geteuid()})"
+    if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{directory} is writable by its group or by others (mode {stat.S_IMODE(status.st_mode):04o})"
+    return None
+
+
 def slot_fd() -> int | None:
     """Open this process's slot once (again in a forked child); None when there is nowhere to publish."""
     if _slot.get("pid") != os.getpid():
         directory = os.environ.get(DIRECTORY_ENV)
-        if not directory:
-            return None
-        fd = os.open(slot_path(directory, os.getpid()), os.O_RDWR | os.O_CREAT, 0o600)
-        _slot.update(pid=os.getpid(), fd=fd)
+        _slot.update(pid=os.getpid(), fd=open_slot(slot_path(directory, os.getpid())) if directory else None)
     return _slot["fd"]
+
+
+def open_slot(path: Path) -> int | None:
+    """Open the slot at `path`, never through a link put in its place (O_NOFOLLOW) nor into a program the
+    worker starts (O_CLOEXEC). On failure the worker serves on without publishing, and says so once."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        logging.getLogger("app").warning(
+            "Not publishing the requests of worker %d in flight: its slot %s cannot be opened (%s)",
+            os.getpid(), path, error,
+        )  # fmt: skip
+        return None
 
 
 def encode_record(facts: dict) -> bytes:
