@@ -122,3 +122,10 @@ def child_exit(server, worker):
     from app.observability.gunicorn import report_lost_request
 
     report_lost_request(server, worker)
+
+
+def on_exit(server):
+    """Master, as it stops: remove the folder of the workers' slots it made."""
+    from app.observability.gunicorn import remove_inflight_directory
+
+    remove_inflight_directory()
