@@ -79,7 +79,7 @@ def on_starting(server):
     """Master: make the folder where each worker publishes the request it serves."""
     from app.observability.gunicorn import make_inflight_directory
 
-    make_inflight_directory()
+    make_inflight_directory(server.log)
 
 
 def when_ready(server):
@@ -122,3 +122,10 @@ def child_exit(server, worker):
     from app.observability.gunicorn import report_lost_request
 
     report_lost_request(server, worker)
+
+
+def on_exit(server):
+    """Master, as it stops: remove the folder of the workers' slots it made."""
+    from app.observability.gunicorn import remove_inflight_directory
+
+    remove_inflight_directory()

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import urllib.error
@@ -16,12 +17,13 @@ import pytest
 from app import create_app
 from app.extensions import db
 from app.models import User
+from bench.site import worker_pids
 from tests.conftest import PASSWORD, PASSWORD_HASH, config_for_tests
 from tests.support.alerting import subject
 from tests.support.schema import migrate_fresh
 from tests.support.servers import GUNICORN, ROOT, free_port, gunicorn
 from tests.support.visitor import Visitor, csrf_token
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -210,3 +212,35 @@ def test_a_long_address_nginx_lets_through_reaches_the_app(tmp_path, deployment_
     with gunicorn(tmp_path, deployment_env, workers=1) as server:
         response = Visitor(server.url).get("/explore?q=" + "x" * 6000)
     assert response.status == 200 and "<title>Explore · Microblog</title>" in response.body
+
+
+def test_a_slot_folder_others_may_write_in_is_refused_and_the_site_serves_without_slots(
+    tmp_path, deployment_env, site_db
+):
+    """Another account could plant a link there, in place of a worker's slot, and have the worker write through it."""
+    folder = tmp_path / "inflight"
+    folder.mkdir()
+    folder.chmod(0o770)
+    with gunicorn(tmp_path, {**deployment_env, "MICROBLOG_INFLIGHT_DIR": str(folder)}, workers=1) as server:
+        answer = Visitor(server.url).get("/explore")
+        slots = sorted(path.name for path in folder.iterdir())
+
+    assert answer.status == 200
+    assert slots == []
+    assert f"Not publishing the requests in flight: {folder} is writable by its group or by others" in server.output()
+
+
+def test_gunicorn_removes_its_slot_folder_when_it_stops_and_not_when_a_worker_restarts(
+    tmp_path, deployment_env, site_db
+):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    with gunicorn(tmp_path, {**deployment_env, "TMPDIR": str(temp)}, workers=1) as server:
+        [folder] = temp.glob("microblog-inflight-*")
+        [first] = worker_pids(server.process.pid)
+        os.kill(first, signal.SIGTERM)  # the worker leaves on its own, as at max_requests; the master starts another
+        wait_until(lambda: worker_pids(server.process.pid) not in ([], [first]), 20, "a new worker")
+        assert folder.is_dir() and Visitor(server.url).get("/explore").status == 200
+
+    assert server.process.returncode == 0  # stopped, not killed
+    assert not folder.exists()

@@ -7,6 +7,8 @@ shows while every worker is down. nginx's SSI fills in its `$request_id`, the id
 in X-Request-ID, as the page's reference.
 """
 
+import os
+import stat
 from pathlib import Path
 
 import click
@@ -19,6 +21,11 @@ PAGES = {
     503: ("The site is busy", "Too many people are here at once, or we are working on the site. Please try again."),
     504: ("That took too long", "The page did not come back in time, so we gave up waiting. Please try again."),
 }
+# nginx's workers run as another account (www-data) and must read the pages. Nothing in them is secret (the
+# site's look and these words, no data), so they are for every account to read whatever the umask: under the
+# systemd unit's UMask=0027 they came out 0640 in a 0750 folder, and nginx answered its bare 403 instead.
+PAGE_MODE = 0o644
+FOLDER_MODE = 0o755
 
 
 def site_css(app: Flask) -> str:
@@ -49,13 +56,35 @@ def site_address(app: Flask) -> str | None:
 
 
 def write_proxy_pages(app: Flask, directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write the pages into `directory` (made if missing), PAGE_MODE in a folder every account can read."""
+    open_folder(directory)
     written = []
     for name, html in render_proxy_pages(app).items():
         path = directory / name
         path.write_text(html, encoding="utf-8")
+        path.chmod(PAGE_MODE)  # write_text keeps the mode of a page written before, or takes the umask's
         written.append(path)
     return written
+
+
+def open_folder(directory: Path) -> None:
+    """Make `directory` and any missing parent FOLDER_MODE; an existing one of ours gains FOLDER_MODE's bits.
+
+    A folder of another account keeps the mode its owner chose (see unreachable_folders).
+    """
+    missing = [folder for folder in (directory, *directory.parents) if not folder.exists()]
+    directory.mkdir(parents=True, exist_ok=True)
+    for folder in missing:
+        folder.chmod(FOLDER_MODE)
+    if directory not in missing and (status := directory.stat()).st_uid == os.geteuid():
+        directory.chmod(stat.S_IMODE(status.st_mode) | FOLDER_MODE)
+
+
+def unreachable_folders(directory: Path) -> list[str]:
+    """Return "folder (mode)" for each folder on the way to the pages that other accounts cannot pass through."""
+    folders = [(directory, stat.S_IROTH | stat.S_IXOTH)] + [(parent, stat.S_IXOTH) for parent in directory.parents]
+    return [f"{folder} ({stat.S_IMODE(mode):04o})" for folder, needed in folders
+            if (mode := folder.stat().st_mode) & needed != needed]  # fmt: skip
 
 
 @click.command("pages")
@@ -65,3 +94,6 @@ def write_pages_command(directory: Path) -> None:
     """Write 502.html, 503.html and 504.html into DIRECTORY, for the proxy's error_page."""
     for path in write_proxy_pages(current_app, directory):
         click.echo(f"Wrote {path}")
+    if unreachable := unreachable_folders(directory.absolute()):
+        click.echo(f"Warning: nginx's workers (another account) cannot reach the pages through: "
+                   f"{', '.join(unreachable)}; it would answer 403 in their place.", err=True)  # fmt: skip

@@ -8,6 +8,7 @@ server hooks. Everything runs in gunicorn's processes; the master never builds t
 import io
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -27,6 +28,7 @@ SKIP_ACCESS_LOG = "microblog.skip_access_log"
 ACCESS_FIELDS = ("method", "path", "status", "bytes", "duration_ms", "pid", "client", "user_agent")
 
 _reporter: list[Flask] = []
+_made_directory: list[tuple[int, str]] = []  # (pid of the master, the slots' folder it made)
 
 
 def settings() -> dict:
@@ -224,13 +226,30 @@ def report_worker_failure() -> None:
         pass
 
 
-def make_inflight_directory() -> None:
-    """In the master at start: make the folder of the workers' slots (MICROBLOG_INFLIGHT_DIR, else a fresh
-    temporary one) and tell the workers, which inherit the environment."""
+def make_inflight_directory(log) -> None:
+    """In the master at start: set up the folder of the workers' slots and tell the workers, which inherit the
+    environment. MICROBLOG_INFLIGHT_DIR if set, once checked (else the site serves without slots, and `log`
+    says why); otherwise a fresh temporary one (0700), removed at exit (remove_inflight_directory)."""
     if directory := os.environ.get(inflight.DIRECTORY_ENV):
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        if problem := inflight.folder_problem(directory):
+            log.error("Not publishing the requests in flight: %s. A killed worker's request will go unreported; "
+                      "name a folder of this account's that only it may write in.", problem)  # fmt: skip
+            del os.environ[inflight.DIRECTORY_ENV]
     else:
-        os.environ[inflight.DIRECTORY_ENV] = tempfile.mkdtemp(prefix="microblog-inflight-")
+        directory = tempfile.mkdtemp(prefix="microblog-inflight-")
+        os.environ[inflight.DIRECTORY_ENV] = directory
+        _made_directory.append((os.getpid(), directory))
+
+
+def remove_inflight_directory() -> None:
+    """In the master at exit: remove the temporary folder it made for the slots (a configured one stays).
+
+    Only in the process that made it: a worker is a fork of the master, and a worker leaving (at max_requests,
+    on SIGTERM) must never take the folder from the master and the other workers.
+    """
+    for pid, directory in _made_directory:
+        if pid == os.getpid():
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 class StrayLinesToLog(io.TextIOBase):

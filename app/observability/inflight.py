@@ -8,10 +8,15 @@ ends; when the master reaps a worker that died with a request in its file, it re
 `fsync`: the master reads it through the page cache, which outlives the process.
 
 Outside gunicorn (no MICROBLOG_INFLIGHT_DIR, set by gunicorn.conf.py's `on_starting`) nothing is written.
+A record always fits its slot whole: a path too long is cut (ending in CUT), never the JSON around it.
+The folder is one the master made (0700) or checked (folder_problem), and a slot is opened without
+following a link: another account cannot have a worker write where it chooses.
 """
 
 import json
+import logging
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -21,10 +26,11 @@ from app.observability.request_id import current_request_id, current_user_label
 from app.observability.scrub import cookie_values, scrub_text, scrub_url
 
 DIRECTORY_ENV = "MICROBLOG_INFLIGHT_DIR"
-SLOT_SIZE = 2048  # bytes a slot takes; a publication is cut to fit
+SLOT_SIZE = 2048  # bytes a slot takes; a record's path is cut to fit (encode_record)
 PATH_MAX = 500
+CUT = "\u2026"  # ends a path that was cut
 
-_slot: dict[str, int] = {}  # {"pid": ..., "fd": ...} of this process's open slot
+_slot: dict[str, int | None] = {}  # {"pid": ..., "fd": ...} of this process's open slot
 
 
 def init_inflight(app: Flask) -> None:
@@ -37,21 +43,73 @@ def slot_path(directory: str | Path, pid: int) -> Path:
     return Path(directory) / f"{pid}.json"
 
 
+def folder_problem(directory: str | Path) -> str | None:
+    """Make `directory` (0700) if it is missing; return what makes it unfit for the slots, or None.
+
+    A worker opens its slot by name in this folder: an account that may write there could put a link or a
+    file of its own in a slot's place, so the folder must be this account's and closed to the others.
+    """
+    path = Path(directory)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = path.stat()
+    except OSError as error:
+        return f"{directory} cannot be made or read ({error})"
+    if status.st_uid != os.geteuid():
+        return f"{directory} belongs to uid {status.st_uid}, not to this account (uid {os.geteuid()})"
+    if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{directory} is writable by its group or by others (mode {stat.S_IMODE(status.st_mode):04o})"
+    return None
+
+
 def slot_fd() -> int | None:
     """Open this process's slot once (again in a forked child); None when there is nowhere to publish."""
     if _slot.get("pid") != os.getpid():
         directory = os.environ.get(DIRECTORY_ENV)
-        if not directory:
-            return None
-        fd = os.open(slot_path(directory, os.getpid()), os.O_RDWR | os.O_CREAT, 0o600)
-        _slot.update(pid=os.getpid(), fd=fd)
+        _slot.update(pid=os.getpid(), fd=open_slot(slot_path(directory, os.getpid())) if directory else None)
     return _slot["fd"]
 
 
-def write_slot(text: str) -> None:
+def open_slot(path: Path) -> int | None:
+    """Open the slot at `path`, never through a link put in its place (O_NOFOLLOW) nor into a program the
+    worker starts (O_CLOEXEC). On failure the worker serves on without publishing, and says so once."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        logging.getLogger("app").warning(
+            "Not publishing the requests of worker %d in flight: its slot %s cannot be opened (%s)",
+            os.getpid(), path, error,
+        )  # fmt: skip
+        return None
+
+
+def encode_record(facts: dict) -> bytes:
+    """Return `facts` as JSON that fits a slot, its path cut as little as needed (ending in CUT), never the JSON.
+
+    json.dumps escapes each non-ASCII character (six bytes for an é), so a path within PATH_MAX characters can
+    still overflow. The other fields are short by rule: a request id has at most 64 characters, a username too.
+    """
+    record = json.dumps(facts)
+    if len(record) < SLOT_SIZE:  # all ASCII: as many bytes as characters
+        return record.encode()
+    path, keep, too_long = facts["path"], 0, len(facts["path"])
+    while too_long - keep > 1:  # the longest cut that fits: keep fits, too_long does not
+        middle = (keep + too_long) // 2
+        if fits(facts, path[:middle] + CUT):
+            keep = middle
+        else:
+            too_long = middle
+    return json.dumps(facts | {"path": path[:keep] + CUT}).encode()
+
+
+def fits(facts: dict, path: str) -> bool:
+    return len(json.dumps(facts | {"path": path})) < SLOT_SIZE
+
+
+def write_slot(record: bytes) -> None:
     fd = slot_fd()
     if fd is not None:
-        os.pwrite(fd, text.encode()[: SLOT_SIZE - 1].ljust(SLOT_SIZE), 0)
+        os.pwrite(fd, record[: SLOT_SIZE - 1].ljust(SLOT_SIZE), 0)
 
 
 def publish_current_request() -> None:
@@ -61,20 +119,20 @@ def publish_current_request() -> None:
         path = scrub_text(path, cookies)
     g.inflight = {
         "method": request.method,
-        "path": path[:PATH_MAX],
+        "path": path if len(path) <= PATH_MAX else path[:PATH_MAX] + CUT,
         "request_id": current_request_id(),
         "user": current_user_label(),
         "started": time.time(),
         "pid": os.getpid(),
     }
-    write_slot(json.dumps(g.inflight))
+    write_slot(encode_record(g.inflight))
     g.republish_inflight = republish_user
 
 
 def republish_user() -> None:
     """Publish the request again with its user's label, the one fact that changed."""
     g.inflight["user"] = current_user_label()
-    write_slot(json.dumps(g.inflight))
+    write_slot(encode_record(g.inflight))
 
 
 def current_request() -> dict | None:
@@ -86,7 +144,7 @@ def current_request() -> dict | None:
 
 def clear_current_request(_error: BaseException | None = None) -> None:
     g.pop("republish_inflight", None)
-    write_slot("")
+    write_slot(b"")
 
 
 def take_request(directory: str | Path, pid: int) -> dict | None:

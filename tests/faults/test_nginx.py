@@ -5,19 +5,26 @@ serves the pages of `flask errors pages` with that id as the reference: 504 when
 nginx's read timeout, 502 when gunicorn is down.
 """
 
+import os
 import re
+import shutil
 import ssl
+import subprocess
+import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from app.errors.proxy_pages import write_proxy_pages
 from tests.support.nginx import check_config, nginx, write_config
-from tests.support.servers import stop
+from tests.support.servers import ROOT, free_port, stop
 
 pytestmark = pytest.mark.slow
+FLASK = Path(sys.executable).with_name("flask")
 UNVERIFIED = ssl._create_unverified_context()  # nginx serves a self-signed certificate for 127.0.0.1
 
 
@@ -112,5 +119,31 @@ def test_with_gunicorn_stopped_nginx_serves_the_styled_502(proxy, site):
     stop(site.server.process)  # the last test of the module: the server stays down
 
     status, headers, body = fetch(proxy.https_url + "/explore")
+
+    assert_proxy_page(status, headers, body, 502, "The site is not answering")
+
+
+@pytest.fixture
+def public_folder():
+    """A folder under /tmp that every account may pass through: pytest's own are under a 0700 folder of root's."""
+    folder = Path(tempfile.mkdtemp(prefix="microblog-pages-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_pages_written_under_the_units_umask_are_served_by_workers_of_another_user(public_folder, tmp_path):
+    """As deployed: the systemd unit writes the pages with UMask=0027 as its own user; nginx's workers run as
+    www-data. Here the workers run as nobody, and nothing listens where gunicorn would (it is down)."""
+    if os.geteuid() != 0:
+        pytest.skip("nginx switches its workers to another user only when started as root")
+    pages = public_folder / "error-pages"
+    env = {**os.environ, "SECRET_KEY": "pages-" + "x" * 40, "DATABASE_URL": f"sqlite:///{tmp_path / 'site.db'}"}
+    written = subprocess.run(f"umask 027; exec {FLASK} errors pages {pages}", shell=True, cwd=ROOT, env=env,
+                             capture_output=True, text=True)  # fmt: skip
+    assert written.returncode == 0, written.stdout + written.stderr
+
+    with nginx(tmp_path, free_port(), pages, user="nobody nogroup") as proxy:
+        status, headers, body = fetch(proxy.https_url + "/explore")
 
     assert_proxy_page(status, headers, body, 502, "The site is not answering")

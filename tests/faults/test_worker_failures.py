@@ -9,18 +9,20 @@ the tests sent may appear in any of them.
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from http.client import RemoteDisconnected
 
 import pytest
 
-from tests.faults.conftest import HTML
+from tests.faults.conftest import HTML, logged_in_visitor
 from tests.support.raw_http import request_head, send_body_slowly
 from tests.support.secrets import PLANTED_PASSWORD, PLANTED_SECRETS, PLANTED_TOKEN
 from tests.support.visitor import Visitor
@@ -156,12 +158,13 @@ def test_registering_while_another_process_holds_the_lock_answers_before_gunicor
     wait_for_record(site, lambda r: r.get("request_id") == reference and r["level"] == "ERROR", "the lock's record")
 
 
-def serving_worker(folder, request_id: str, timeout: float = 5.0) -> int:
-    """Return the pid of the worker whose published request has `request_id`."""
+def serving_worker(folder, request_id: str, timeout: float = 5.0, published: str | None = None) -> int:
+    """Return the pid of the worker whose published request has `request_id` (or holds the text `published`)."""
+    published = published or f'"request_id": "{request_id}"'
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for slot in folder.glob("*.json"):
-            if f'"request_id": "{request_id}"' in slot.read_text(errors="replace"):
+            if published in slot.read_text(errors="replace"):
                 return int(slot.stem)
         time.sleep(0.02)
     raise AssertionError(f"no worker published {request_id}")
@@ -201,6 +204,34 @@ def test_a_worker_killed_while_serving_is_logged_and_alerted_with_its_request(si
     [mail] = alerts_about(inbox, "killed-by-test")
     assert "GET /stuck/python" in mail["Subject"] and mail["X-Request-ID"] == "killed-by-test"
     assert "Method:" in mail.get_content() and "SIGKILL" in mail.get_content()
+
+
+def test_a_killed_worker_serving_a_long_non_ascii_path_is_reported_with_the_path_cut_not_the_rest(
+    site, site_database, inflight
+):
+    name, visitor = logged_in_visitor(site, site_database)
+    user_id = site_database.user(name).id
+    path = "/stuck/python/" + "\u00e9" * 600  # six bytes each in the record (\u00e9): more than its slot holds
+    url = f"{site.url}{urllib.parse.quote(path)}?seconds=30"
+    headers = {"X-Request-ID": "killed-long-path", "Cookie": visitor.cookie_header()}
+    thread, outcome = request_in_background(url, headers)
+    pid = serving_worker(inflight, "killed-long-path", published='"path": "/stuck/python/')
+    slot, user = inflight / f"{pid}.json", f'"user": "{user_id} ({name})"'
+    deadline = time.monotonic() + 1  # the view loads its user at once (and the request deadline is 2 s away)
+    while user not in slot.read_text(errors="replace") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    thread.join(20)
+
+    assert isinstance(outcome[0], RemoteDisconnected | ConnectionError)
+    record = wait_for_record(site, lambda r: r["message"].startswith(f"Worker {pid} killed by SIGKILL"),
+                             "the killed worker's record")  # fmt: skip
+    reported = re.fullmatch(r"Worker \d+ killed by SIGKILL while serving GET (\S+) \(request id killed-long-path, "
+                            rf"user {user_id} \({name}\), running [\d.]+ s\)", record["message"])  # fmt: skip
+    assert reported, record["message"]
+    assert reported[1].startswith("/stuck/python/\u00e9\u00e9") and reported[1].endswith("\u2026")
+    assert len(reported[1]) < len(path)
+    assert record["request_id"] == "killed-long-path"
 
 
 def test_a_request_stuck_in_c_past_every_deadline_is_reported_when_gunicorn_kills_its_worker(site, mail_inbox):

@@ -5,7 +5,8 @@ on, the address of gunicorn, the site's name (`localhost`, which resolves here; 
 default server, which closes the connection), the certificate (a self-signed one for 127.0.0.1), the
 folder of the error pages and, where a test says so, proxy_read_timeout. nginx runs as the current user
 with its pid file, logs and temporary files in the test's folder, master process on, and is stopped at
-the end.
+the end. A test run as root may name another user for the workers (`user nobody nogroup`), as Debian's
+package runs them as www-data: then what the workers read must be readable by that user.
 """
 
 import getpass
@@ -46,9 +47,11 @@ def replaced(text: str, changes: dict[str, str]) -> str:
 
 
 def write_config(
-    folder: Path, upstream_port: int, pages: Path, read_timeout: str | None = None
+    folder: Path, upstream_port: int, pages: Path, read_timeout: str | None = None, user: str | None = None
 ) -> tuple[Path, int, int]:
-    """Write nginx.conf around the committed site file; return (its path, http port, https port)."""
+    """Write nginx.conf around the committed site file; return (its path, http port, https port).
+
+    `user`: whom the workers run as (nginx's `user` directive, root only); by default the current user."""
     http_port, https_port = free_port(), free_port()
     cert, key = self_signed_certificate(folder)
     snippet_changes = {"alias /srv/microblog/error-pages/;": f"alias {pages}/;"}
@@ -68,7 +71,9 @@ def write_config(
         "include /etc/nginx/snippets/microblog-proxy.conf;": f"include {snippet};",
     })  # fmt: skip
     (folder / "microblog.conf").write_text(site)
-    user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""  # as root, workers would become nobody
+    if user is None:
+        user = getpass.getuser() if os.geteuid() == 0 else ""  # as root, workers would become nobody
+    user = f"user {user};" if user else ""
     temp = "\n".join(
         f"    {kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
@@ -95,10 +100,10 @@ def check_config(config: Path) -> subprocess.CompletedProcess:
 
 
 @contextmanager
-def nginx(folder: Path, upstream_port: int, pages: Path, read_timeout: str | None = None):
-    """Run nginx in front of 127.0.0.1:`upstream_port`; yield an Nginx."""
+def nginx(folder: Path, upstream_port: int, pages: Path, read_timeout: str | None = None, user: str | None = None):
+    """Run nginx in front of 127.0.0.1:`upstream_port`; yield an Nginx. `user`: as in write_config."""
     binary = require("nginx")
-    config, http_port, https_port = write_config(folder, upstream_port, pages, read_timeout)
+    config, http_port, https_port = write_config(folder, upstream_port, pages, read_timeout, user)
     checked = check_config(config)
     assert checked.returncode == 0, checked.stderr
     process = subprocess.Popen([binary, "-p", str(folder), "-c", str(config)], stderr=subprocess.DEVNULL)
