@@ -308,7 +308,10 @@ def test_every_line_gunicorn_wrote_is_json_and_no_secret_appears_in_any(site):
                       "X-Request-ID": "secrets-probe"}  # fmt: skip
     visitor.get(f"/register?token={PLANTED_TOKEN}", headers=secret_headers)
     visitor.get(f"/explore?password={PLANTED_PASSWORD}&api_key={PLANTED_TOKEN}", headers=secret_headers)
-    visitor.get(f"/stuck/python?token={PLANTED_TOKEN}", headers=secret_headers)
+    try:
+        visitor.get(f"/stuck/python?token={PLANTED_TOKEN}", headers=secret_headers)
+    except ConnectionResetError:  # http.client.RemoteDisconnected is one
+        pass  # the deadline's 503 or, on a loaded machine, gunicorn's kill a second later: either way its lines count
     visitor.get("/healthz")
     wait_for_record(site, lambda r: r.get("logger") == "gunicorn.access" and "/stuck/python?token" in r.get("path", ""),
                     "the access record of the probe")  # fmt: skip
