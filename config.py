@@ -11,8 +11,11 @@ from dotenv import load_dotenv
 BASE_DIR = Path(__file__).resolve().parent
 load_dotenv(BASE_DIR / ".env")
 
-# SECRET_KEY values that are known to the world and must never run in production.
-PLACEHOLDER_SECRET_KEYS = frozenset({"", "change-me", "changeme", "secret", "dev", "replace-me-with-make-run"})
+# SECRET_KEY values that are known to the world and must never run in production (the last two are the committed
+# examples', .env.example's and deploy/microblog.env.example's).
+PLACEHOLDER_SECRET_KEYS = frozenset(
+    {"", "change-me", "changeme", "secret", "dev", "replace-me-with-make-run", "replace-me-with-a-generated-key"}
+)
 
 
 def env_bool(name: str, default: bool = False) -> bool:

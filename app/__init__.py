@@ -30,7 +30,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     Settings come from the environment (Config); a test passes `test_config`, which goes on top of TestConfig.
     """
-    app = Flask(__name__, instance_path=os.path.abspath(os.environ.get("INSTANCE_PATH") or "") or None)
+    instance_path = os.environ.get("INSTANCE_PATH")  # this host's own files; unset, instance/ in the checkout
+    app = Flask(__name__, instance_path=os.path.abspath(instance_path) if instance_path else None)
     app.config.from_object(Config if test_config is None else TestConfig)
     app.config.from_mapping(test_config or {})
     settle(app.config)

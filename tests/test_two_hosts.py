@@ -199,6 +199,9 @@ def test_find_on_one_host_shows_the_other_hosts_failed_request_and_names_it(site
 
 
 def test_a_host_keeps_its_own_files_in_its_instance_path(tmp_path, monkeypatch):
+    monkeypatch.delenv("INSTANCE_PATH", raising=False)
+    assert create_app({}).instance_path == str(ROOT / "instance")  # unset: the checkout's, wherever the command runs
+
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "web-a"))
 
     app = create_app({"SHARED_STORE_URL": ""})

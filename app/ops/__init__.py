@@ -8,13 +8,14 @@ and the migrations.
     health.py        /healthz and /readyz for the process manager and the load balancer (blueprint "health")
     migrations.py    `flask db`, the lock that makes two hosts' migrations take turns, and the revisions
                      /readyz compares
+    checks.py        `flask check [--deploy]`: every setting this host gets wrong, one line each with its fix
 
 It imports the base layer, app/errors/ (its pages are error pages) and app/observability/; never the views.
 """
 
 from flask import Flask
 
-from app.ops import deadline, maintenance, migrations, timeouts
+from app.ops import checks, deadline, maintenance, migrations, timeouts
 from app.ops.health import bp as health_bp
 
 
@@ -25,3 +26,4 @@ def init_app(app: Flask) -> None:
     maintenance.init_app(app)  # before anything else reads the form or the database
     app.register_blueprint(health_bp)
     migrations.init_app(app)
+    app.cli.add_command(checks.check_command)

@@ -36,12 +36,15 @@ class Ladder:
                  ("gunicorn's timeout", self.worker), ("PROXY_READ_TIMEOUT", self.proxy)]  # fmt: skip
         return [(name, seconds) for name, seconds in named if seconds > 0]
 
+    def breaks(self) -> list[tuple[tuple[str, float], tuple[str, float]]]:
+        """Return each rung that is not shorter than the one outside it, with that one: ((name, s), (name, s))."""
+        return [(inner, outer) for inner, outer in pairwise(self.rungs()) if inner[1] >= outer[1]]
+
     def problems(self) -> list[str]:
         """Say which setting breaks the ladder, in the settings' own names."""
         return [
             f"{inner} ({inner_s:g} s) is not shorter than {outer} ({outer_s:g} s)"
-            for (inner, inner_s), (outer, outer_s) in pairwise(self.rungs())
-            if inner_s >= outer_s
+            for (inner, inner_s), (outer, outer_s) in self.breaks()
         ]
 
     def describe(self) -> str:
