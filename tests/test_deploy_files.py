@@ -67,3 +67,10 @@ def test_the_migrate_unit_is_a_one_shot_upgrade_run_as_the_site():
     assert migrate["ExecStart"] == ["/srv/microblog/.venv/bin/flask db upgrade"]
     assert {name: migrate.get(name) for name in SHARED} == {name: web.get(name) for name in SHARED}
     assert "[Install]" not in MIGRATE_UNIT.read_text()  # run once per deploy by the operator, never at boot
+
+
+@pytest.mark.parametrize("path", [UNIT, MIGRATE_UNIT], ids=lambda path: path.name)
+def test_each_unit_checks_the_deployment_before_it_starts(path):
+    """`flask check --deploy` fails the start on a setting a production host gets wrong (tests/test_deploy_check.py)."""
+    starts = service_directives(path)["ExecStartPre"]
+    assert starts[-1] == "/srv/microblog/.venv/bin/flask check --deploy"  # after the pages it checks are written
