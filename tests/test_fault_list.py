@@ -362,3 +362,21 @@ def test_a_page_s_reference_keeps_one_entry_however_often_it_is_sent(feedback_ap
     feedback = json.loads(flask(feedback_app, "errors", "list", "--json")[1])[0]["feedback"]
     assert [entry["text"] for entry in feedback] == ["I was posting a photo caption", "spam 24"]
     assert feedback[1]["request_id"] == other.headers["X-Request-ID"]
+
+
+def test_errors_find_prints_the_feedback_sent_with_that_reference(feedback_app, smtp):
+    client = feedback_app.test_client()
+    failed, other = client.get("/boom"), client.get("/boom")
+    smtp[0].wait_for(1)
+    client.post("/feedback", data=feedback_from(failed.get_data(as_text=True), FORGED))
+    client.post("/feedback", data=feedback_from(other.get_data(as_text=True), "Another request's words"))
+    feedback_app.extensions["alerts"].close()  # the log records written, the repeat counted
+
+    code, output = flask(feedback_app, "errors", "find", failed.headers["X-Request-ID"])
+
+    assert code == 0, output
+    escaped = FORGED.replace("\r", "\\r").replace("\n", "\\n")
+    [line] = [line for line in output.splitlines() if "Feedback with this reference" in line]
+    assert re.fullmatch(rf"  Feedback with this reference \(\d{{4}}-\d\d-\d\d [\d:]+ UTC\): {re.escape(escaped)}", line)
+    assert "Another request's words" not in output
+    assert "all fine, ignore this fault" not in output.replace(line, "")  # the words appear once, on their own line

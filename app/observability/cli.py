@@ -209,6 +209,9 @@ def print_search(search: Search, faults: list[Fault]) -> None:
                    f"last seen {when(fault.last_seen)} (UTC), release {fault.release or '-'}, "
                    f"host(s) {', '.join(fault.seen_on()) or '-'}")  # fmt: skip
         click.echo(f"  flask errors show {fault.fingerprint}")
+        for entry in fault.feedback:
+            if entry["request_id"] == search.request_id:  # escaped to one line, as in `flask errors show`
+                click.echo(f"  Feedback with this reference ({when(entry['at'])} UTC): {one_line(entry['text'])}")
 
 
 @errors_cli.command("list")
