@@ -9,13 +9,16 @@ import socket
 from email import message_from_bytes, message_from_string, policy
 
 import pytest
+import sqlalchemy as sa
 from flask import request
 
 from app import create_app
+from app.extensions import db
+from app.models import Post
 from app.observability.alerts.mail import block
 from tests.conftest import config_for_tests
 from tests.support.alert_progress import alerts_processed
-from tests.support.alerting import alert_settings
+from tests.support.alerting import alert_settings, subject
 from tests.support.smtp import smtp_server
 from tests.support.waiting import wait_for
 
@@ -168,6 +171,39 @@ def test_the_subject_names_the_environment_and_the_host(client, inbox, app):
     [mail] = inbox.wait_for(1)
     host = socket.gethostname()
     assert mail["Subject"].startswith(f"[Microblog {app.config['ENV_NAME']} {host}] DemoFailure: ")
+
+
+# A missing table's error, as SQLAlchemy words it: the statement and its link follow on the next lines.
+MISSING_TABLE = {
+    "sqlite": "OperationalError: (sqlite3.OperationalError) no such table: post",
+    "postgresql": 'ProgrammingError: (psycopg.errors.UndefinedTable) relation "post" does not exist',
+}
+
+
+def test_a_database_error_s_subject_is_its_first_line_and_the_body_keeps_the_statement(app, client, inbox):
+    with app.app_context():
+        Post.__table__.drop(db.engine)  # a database the migrations never reached
+        dialect = db.engine.dialect.name
+
+    assert client.get("/explore").status_code == 500
+
+    [mail] = inbox.wait_for(1)
+    assert mail["Subject"] == subject(MISSING_TABLE[dialect])
+    body = mail.get_content()
+    assert "[SQL: SELECT post.id" in body.split("\nTraceback\n", 1)[1]
+    assert "(Background on this error at: https://sqlalche.me/" in body
+
+
+def test_sqlalchemy_s_link_on_the_message_s_own_line_stays_out_of_the_subject(app, client, inbox):
+    def rolled_back():
+        raise sa.exc.PendingRollbackError("Can't reconnect until invalid transaction is rolled back.", code="8s2b")
+
+    app.add_url_rule("/rolled-back", "rolled_back", rolled_back)
+    client.get("/rolled-back")
+
+    [mail] = inbox.wait_for(1)
+    assert mail["Subject"] == subject("PendingRollbackError: Can't reconnect until invalid transaction is rolled back.")
+    assert "rolled back. (Background on this error at: https://sqlalche.me/e/" in mail.get_content()
 
 
 def test_the_traceback_comes_before_the_headers(client, inbox):

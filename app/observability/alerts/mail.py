@@ -15,6 +15,7 @@ quoted-printable line break and `grep` finds it in the raw mail.
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import sys
 import traceback
@@ -49,6 +50,7 @@ from app.observability.smtp import smtp_session
 
 SUBJECT_PREFIX = "[Microblog"  # "[Microblog production web-1] ...": the environment and the host follow
 SUBJECT_MAX = 120
+SQL_TAILS = re.compile(r"\s*(\[SQL: |\(Background on this error at: ).*")  # SQLAlchemy's: the body keeps them
 FIELD_MAX = 500  # a form field or header longer than this is cut in the mail
 LINE_MAX = 998  # SMTP's limit on a line, in bytes; a longer body goes out quoted-printable
 MAIL_POLICY = policy.default.clone(max_line_length=LINE_MAX)  # a subject (at most SUBJECT_MAX) is never folded
@@ -132,7 +134,7 @@ class AlertFormatter(logging.Formatter):
     def subject(self, record: logging.LogRecord) -> str:
         if getattr(record, "follow_up", False):
             return "Re: " + record.fault.subject
-        text = f"{record.error.exc_type.__name__}: {record.error_text}" if record.error else record.msg
+        text = f"{record.error.exc_type.__name__}: {headline(record.error_text)}" if record.error else record.msg
         if getattr(record, "fault_name", None):  # a fault grouped by its meaning, such as "Database unavailable"
             text = f"{record.fault_name}: {text}"
         if getattr(record, "regression", False):
@@ -319,6 +321,11 @@ def place(where: str) -> str:
 
 def cut(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(name, cut_text(value, FIELD_MAX)) for name, value in pairs]
+
+
+def headline(text: str) -> str:
+    """Return an exception's first line without SQLAlchemy's statement and link: the subject's part of it."""
+    return SQL_TAILS.sub("", next((line for line in text.splitlines() if line.strip()), ""))
 
 
 def mail_subject(prefix: str, text: str) -> str:
