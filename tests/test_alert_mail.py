@@ -14,7 +14,7 @@ from flask import request
 
 from app import create_app
 from app.extensions import db
-from app.models import Post
+from app.models import Post, User
 from app.observability.alerts.mail import block
 from tests.conftest import config_for_tests
 from tests.support.alert_progress import alerts_processed
@@ -204,6 +204,40 @@ def test_sqlalchemy_s_link_on_the_message_s_own_line_stays_out_of_the_subject(ap
     [mail] = inbox.wait_for(1)
     assert mail["Subject"] == subject("PendingRollbackError: Can't reconnect until invalid transaction is rolled back.")
     assert "rolled back. (Background on this error at: https://sqlalche.me/e/" in mail.get_content()
+
+
+def more_on_the_fault(body: str) -> dict[str, str]:
+    """Return the rows of the mail's pointers to the fault: {name: value}."""
+    rows = body.split("\n\nMore on this fault\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    return {name.strip(): value.strip() for name, value in (row.split(": ", 1) for row in rows)}
+
+
+def test_the_first_mail_names_the_command_and_the_admin_page_of_its_fault(app, client, auth, make_user, inbox):
+    client.get("/demo/error")
+
+    [mail] = inbox.wait_for(1)
+    fingerprint = mail["X-Microblog-Fingerprint"]
+    pointers = more_on_the_fault(mail.get_content())
+    assert pointers == {
+        "Command": f"flask errors show {fingerprint}",
+        "Admin page": f"{SITE_URL}/admin/errors#fault-{fingerprint}",
+    }
+    admin = make_user()
+    with app.app_context():
+        db.session.get(User, admin.id).is_admin = True
+        db.session.commit()
+    auth.login(admin)
+    page = client.get(pointers["Admin page"].removeprefix(SITE_URL))
+    assert page.status_code == 200 and f'id="fault-{fingerprint}"' in page.get_data(as_text=True)
+
+
+@settings(SITE_URL="")
+def test_without_a_site_url_the_mail_gives_the_admin_page_s_path(client, inbox):
+    client.get("/demo/error")
+
+    [mail] = inbox.wait_for(1)
+    fingerprint = mail["X-Microblog-Fingerprint"]
+    assert more_on_the_fault(mail.get_content())["Admin page"] == f"/admin/errors#fault-{fingerprint}"
 
 
 def test_the_traceback_comes_before_the_headers(client, inbox):

@@ -56,7 +56,8 @@ def init_alerts(app: Flask) -> None:
 def mail_handler(config) -> AlertMailHandler:
     mailer = AlertMailHandler.from_config(config)
     formatter = AlertFormatter(known_secrets(config), release_of(config), float(config["ALERT_WINDOW"]),
-                               config["ENV_NAME"], config["ALERT_PERSONAL_DATA"], config["HOST_NAME"])  # fmt: skip
+                               config["ENV_NAME"], config["ALERT_PERSONAL_DATA"], config["HOST_NAME"],
+                               config["SITE_URL"])  # fmt: skip
     mailer.setFormatter(formatter)
     return mailer
 

@@ -51,6 +51,7 @@ from app.observability.smtp import smtp_session
 SUBJECT_PREFIX = "[Microblog"  # "[Microblog production web-1] ...": the environment and the host follow
 SUBJECT_MAX = 120
 SQL_TAILS = re.compile(r"\s*(\[SQL: |\(Background on this error at: ).*")  # SQLAlchemy's: the body keeps them
+ADMIN_PAGE = "/admin/errors"  # app/admin/routes.py serves it; its rows are #fault-<fingerprint>
 FIELD_MAX = 500  # a form field or header longer than this is cut in the mail
 LINE_MAX = 998  # SMTP's limit on a line, in bytes; a longer body goes out quoted-printable
 MAIL_POLICY = policy.default.clone(max_line_length=LINE_MAX)  # a subject (at most SUBJECT_MAX) is never folded
@@ -124,9 +125,9 @@ class AlertFormatter(logging.Formatter):
     """Render a captured record (or a follow-up) as a mail's subject and body, with secrets masked."""
 
     def __init__(self, secrets: list[str], version: str, window: float, environment: str = "", personal: bool = False,
-                 host: str = ""):  # fmt: skip
+                 host: str = "", site_url: str = ""):  # fmt: skip
         super().__init__()
-        self.secrets, self.version, self.window = secrets, version, window
+        self.secrets, self.version, self.window, self.site_url = secrets, version, window, site_url.rstrip("/")
         self.host = host or socket.gethostname()  # HOST_NAME: the same name as the log's
         self.prefix = " ".join([SUBJECT_PREFIX, *environment.split()[:1], self.host]) + "]"
         self.personal = personal  # show email addresses, the client's address and the user agent as sent
@@ -167,6 +168,8 @@ class AlertFormatter(logging.Formatter):
             fault = record.fault
             sections.insert(0, f"Regression: resolved in release {fault.resolved_in}, back in release {self.version}.")
         sections.append(block("Where and when", where))
+        sections.append(block("More on this fault", {"Command": f"flask errors show {record.fingerprint}",
+                              "Admin page": f"{self.site_url}{ADMIN_PAGE}#fault-{record.fingerprint}"}))  # fmt: skip
         if record.error:
             sections.append(
                 "Traceback\n" + escape_controls(self.scrub("".join(record.error.format()), record)).rstrip()
