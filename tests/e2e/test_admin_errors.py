@@ -1,4 +1,5 @@
-"""/admin/errors in Chromium: an admin sees the faults with their sparklines and resolves one; others get a 404."""
+"""/admin/errors in Chromium: an admin finds it in the menu, sees the faults with their sparklines and resolves one;
+others have no menu entry and get a 404."""
 
 import pytest
 from playwright.sync_api import expect
@@ -53,3 +54,15 @@ def test_the_admin_page_is_a_404_for_someone_not_an_admin(page, watch, alerting_
     response = visitor.open("/admin/errors")
     assert response.status == 404
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+
+
+def test_the_menu_names_the_admin_page_to_admins_and_no_one_else(page, alerting_server):
+    visitor = Visitor(page, alerting_server.url)
+    menu = page.get_by_role("navigation", name="Main")
+
+    visitor.log_in("demo1")
+    expect(menu.get_by_role("link", name="Errors")).to_have_attribute("href", "/admin/errors")
+    visitor.log_out()
+    visitor.log_in("demo2")
+    expect(menu.get_by_role("link", name="Explore")).to_be_visible()
+    expect(menu.get_by_role("link", name="Errors")).to_have_count(0)
