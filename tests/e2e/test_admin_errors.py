@@ -1,8 +1,9 @@
-"""/admin/errors in Chromium: an admin finds it in the menu, sees the faults with their sparklines and resolves one;
-others have no menu entry and get a 404."""
+"""/admin/errors in Chromium: an admin finds it in the menu, sees the faults with their sparklines at desktop and
+phone width and resolves one; others have no menu entry and get a 404."""
 
 import pytest
-from playwright.sync_api import expect
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Locator, expect
 
 from tests.e2e.conftest import flask_command
 from tests.e2e.site import Visitor, assert_site_layout
@@ -10,6 +11,14 @@ from tests.support.servers import gunicorn
 from tests.support.smtp import smtp_server
 
 pytestmark = pytest.mark.slow
+AXE = Axe()
+# The room each option's label has inside the select (its padding keeps the arrow's place), in px.
+LABEL_ROOM = """select => {
+  const style = getComputedStyle(select), text = document.createElement("canvas").getContext("2d");
+  text.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return [...select.options].map(option => [option.text, Math.ceil(text.measureText(option.text).width), room]);
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +63,35 @@ def test_the_admin_page_is_a_404_for_someone_not_an_admin(page, watch, alerting_
     response = visitor.open("/admin/errors")
     assert response.status == 404
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+
+
+def cut_labels(select: Locator) -> list[str]:
+    """Return the options whose label does not fit in the select as it is drawn (a cut label reads "1 ⌄")."""
+    return [f"{text!r}: {needs} px in {room} px" for text, needs, room in select.evaluate(LABEL_ROOM) if needs > room]
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_admin_page_is_in_the_menu_and_reads_at_desktop_and_phone_width(page, watch, alerting_server, screenshot,
+                                                                             width):  # fmt: skip
+    page.set_viewport_size({"width": width, "height": 900})
+    visitor = Visitor(page, alerting_server.url)
+    visitor.log_in("demo1")
+    watch.expected_statuses.add(500)
+    visitor.open("/demo/error")
+    visitor.open("/explore")  # the 500 page's menu loads no user, so it has no entry for admins
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Errors").click()
+
+    expect(page).to_have_url(alerting_server.url + "/admin/errors")
+    page.wait_for_load_state()  # the stylesheets too: the widths are measured as drawn
+    row = page.locator("table.fault-list tbody tr").first
+    expect(row).to_contain_text("DemoFailure")
+    wide = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert wide[0] <= wide[1], f"the page is {wide[0]} px wide in a {wide[1]} px window"
+    assert cut_labels(row.get_by_role("combobox")) == []
+    results = AXE.run(page)
+    assert results.violations_count == 0, results.generate_report()
+    screenshot(f"admin-errors-{width}")
 
 
 def test_the_menu_names_the_admin_page_to_admins_and_no_one_else(page, alerting_server):
