@@ -4,6 +4,8 @@ top that links to each field in error, aria-invalid and aria-describedby on the 
 import re
 from html import unescape
 
+import pytest
+
 from tests.conftest import PASSWORD
 
 
@@ -53,3 +55,30 @@ def test_a_failed_post_keeps_the_remember_me_checkbox_a_checkbox(client, make_us
     page = client.post("/login", data={"username": "", "password": "", "remember_me": "y"}).get_data(as_text=True)
     checkbox = re.search(r'<input[^>]*name="remember_me"[^>]*>', page).group(0)
     assert 'type="checkbox"' in checkbox and "checked" in checkbox
+
+
+ACCOUNT_FIELDS = {
+    "/register": {"username": ("text", "username"), "email": ("email", "email"),
+                  "password": ("password", "new-password"), "password2": ("password", "new-password")},
+    "/login": {"username": ("text", "username"), "password": ("password", "current-password")},
+    "/reset_password_request": {"email": ("email", "email")},
+    "/change_password": {"current_password": ("password", "current-password"),
+                         "password": ("password", "new-password"), "password2": ("password", "new-password")},
+    "/edit_profile": {"username": ("text", "username"), "display_name": ("text", "name")},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ACCOUNT_FIELDS)
+def test_each_account_field_tells_the_browser_what_it_holds(client, auth, make_user, path):
+    """The right keyboard on a phone and the right suggestion from a password manager; the server still checks."""
+    if path in ("/change_password", "/edit_profile"):
+        auth.login(make_user())
+    page = client.get(path).get_data(as_text=True)
+    for name, (kind, autocomplete) in ACCOUNT_FIELDS[path].items():
+        field = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
+        assert f'type="{kind}"' in field and f'autocomplete="{autocomplete}"' in field, field
+
+
+def test_an_address_is_still_checked_by_the_site_whatever_the_browser_allowed(client):
+    page = client.post("/register", data={"email": "not-an-email"}).get_data(as_text=True)
+    assert "Enter an email address like name@example.com." in page
