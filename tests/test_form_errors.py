@@ -6,6 +6,9 @@ from html import unescape
 
 import pytest
 
+from app.auth import accounts
+from app.extensions import db
+from app.models import User
 from tests.conftest import PASSWORD
 
 
@@ -55,6 +58,42 @@ def test_a_failed_post_keeps_the_remember_me_checkbox_a_checkbox(client, make_us
     page = client.post("/login", data={"username": "", "password": "", "remember_me": "y"}).get_data(as_text=True)
     checkbox = re.search(r'<input[^>]*name="remember_me"[^>]*>', page).group(0)
     assert 'type="checkbox"' in checkbox and "checked" in checkbox
+
+
+def password_form_with_errors(client, app, auth, make_user, name: str) -> str:
+    """Send one of the forms with password fields so that it comes back with an error, and return its page."""
+    short = {"password": "short", "password2": "short"}
+    if name == "register":
+        make_user("taken")
+        form = {"username": "taken", "email": "new@example.com", "password": PASSWORD, "password2": PASSWORD}
+        return client.post("/register", data=form).get_data(as_text=True)
+    if name == "login":
+        make_user("ann")
+        return client.post("/login", data={"username": "ann", "password": "not it"}).get_data(as_text=True)
+    user = make_user("ann")
+    if name == "change_password":
+        auth.login(user)
+        return client.post("/change_password", data={"current_password": PASSWORD, **short}).get_data(as_text=True)
+    with app.app_context():
+        token = accounts.reset_token(db.session.get(User, user.id))
+    client.get("/reset_password", query_string={"token": token})
+    return client.post("/reset_password", data=short).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", ["register", "login", "change_password", "reset_password"])
+def test_a_form_that_empties_its_password_fields_says_so_and_why(client, app, auth, make_user, name):
+    page = unescape(password_form_with_errors(client, app, auth, make_user, name))
+    summary = re.search(r'<div class="error-summary" role="alert"[^>]*>(.*?)</div>', page, re.S).group(1)
+    assert "For your safety, the password field" in summary and "emptied" in summary
+    one = name == "login"
+    assert ("was emptied: please type it again." if one else "were emptied: please type them again.") in summary
+    passwords = re.findall(r'<input[^>]*type="password"[^>]*>', page)
+    assert passwords and all('value=""' in field for field in passwords)  # never sent back
+
+
+def test_a_form_without_password_fields_says_nothing_of_passwords(client):
+    page = client.post("/reset_password_request", data={"email": "not-an-email"}).get_data(as_text=True)
+    assert "error-summary" in page and "password field" not in page
 
 
 ACCOUNT_FIELDS = {

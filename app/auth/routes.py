@@ -23,6 +23,7 @@ RESET_MAIL_ON_ITS_WAY = (
     "If nothing arrives within a few minutes, check the address and try again later."
 )
 MAIL_DOWN = "We cannot send mail right now. Please try again in a few minutes."
+INVALID_LOGIN = "Invalid username or password."
 WELCOME = "Welcome to Microblog! You can now log in."
 
 bp = Blueprint("auth", __name__)
@@ -48,8 +49,8 @@ def login():
         password = form.password.data if form.validate() else None
         person = accounts.log_in(form.username.data or "", password)
         if person is None:
-            if not form.errors:
-                flash("Invalid username or password.")
+            if not form.errors:  # an error of the form, in its summary: it does not say which field was wrong
+                form.form_errors.append(INVALID_LOGIN)
             return render_template("auth/login.html", title="Sign in", form=form)
         accounts.start_login(person, remember=form.remember_me.data)
         target = request.args.get("next")
