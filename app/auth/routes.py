@@ -5,9 +5,18 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
+from werkzeug.exceptions import TooManyRequests
 
 from app.auth import accounts
-from app.auth.limits import account_form_limit, log_refused_request, login_attempts, registrations, remember_device
+from app.auth.limits import (
+    TooManyFailedLogins,
+    account_form_limit,
+    log_refused_request,
+    login_attempts,
+    registrations,
+    remember_device,
+)
+from app.errors.handlers import error_response, handle_http_error
 from app.extensions import limiter
 from app.forms import (
     ChangePasswordForm,
@@ -58,6 +67,15 @@ def login():
         remember_device(response, person)
         return response
     return render_template("auth/login.html", title="Sign in", form=form)
+
+
+@bp.errorhandler(TooManyRequests)
+def too_many_requests(error: TooManyRequests):
+    """Past a login limit (failed logins, or attempts at the login form) offer a new password by mail beside the
+    wait: someone locked out is often someone who forgot it. Any other 429 of these pages is the site's usual one."""
+    if isinstance(error, TooManyFailedLogins) or request.endpoint == "auth.login":
+        return error_response(error, "auth/too_many_logins.html", safe_mode=False)
+    return handle_http_error(error)
 
 
 @bp.route("/logout", methods=["POST"])
