@@ -126,3 +126,11 @@ def test_a_failed_login_is_an_error_of_the_form_not_an_information(client, auth,
     assert f'aria-describedby="{summary.group(1)}"' in form  # the form is described by what went wrong with it
     assert "alert-info" not in page and page.count("Invalid username or password.") == 1
     assert "<title>Error: Sign in · Microblog</title>" in page
+
+
+def test_after_registering_the_login_form_holds_the_new_name(client):
+    answer = register(client, username="alice")
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Welcome to Microblog! Log in with the password you just chose." in page
+    assert re.search(r'<input[^>]*name="username"[^>]*value="alice"', page)
+    assert 'value="alice"' not in client.get("/login").get_data(as_text=True)  # once: the next visit starts empty

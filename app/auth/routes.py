@@ -33,7 +33,8 @@ RESET_MAIL_ON_ITS_WAY = (
 )
 MAIL_DOWN = "We cannot send mail right now. Please try again in a few minutes."
 INVALID_LOGIN = "Invalid username or password."
-WELCOME = "Welcome to Microblog! You can now log in."
+WELCOME = "Welcome to Microblog! Log in with the password you just chose."
+REGISTERED_NAME = "registered_name"  # the session's key for the name just registered, waiting on the login form
 
 bp = Blueprint("auth", __name__)
 
@@ -66,6 +67,7 @@ def login():
         response = redirect(target if is_safe_next(target) else url_for("main.index"))
         remember_device(response, person)
         return response
+    form.username.data = session.pop(REGISTERED_NAME, None)  # after registering, only the password is left to type
     return render_template("auth/login.html", title="Sign in", form=form)
 
 
@@ -107,7 +109,10 @@ def register():
         except accounts.NameTaken:
             form.username.errors.append(USERNAME_TAKEN)
             return render_template("auth/register.html", title="Register", form=form)
-        flash(WELCOME)  # the same answer whether the address was free or not: its owner gets a mail instead
+        # The same answer whether the address was free or not (its owner gets a mail instead): logging the new
+        # account in here would tell a stranger which addresses have accounts, so the login form waits with the name.
+        flash(WELCOME)
+        session[REGISTERED_NAME] = form.username.data
         return redirect(url_for("auth.login"))
     return render_template("auth/register.html", title="Register", form=form)
 
