@@ -1,7 +1,7 @@
 """The site's forms; every field's maximum length matches its column, and every message is in plain words."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, StopValidation, ValidationError
 
 from app import rules
@@ -49,14 +49,24 @@ def offer_plain_name(form, field: StringField) -> None:
 
 username_rules = [DataRequired(), username_rule]
 email_rules = [DataRequired(), Rule(rules.check_email, most=rules.EMAIL_MAX)]
+# What each account field holds, in the browser's words (HTML's autocomplete tokens): a password manager offers
+# the right password, or a new one, and a phone the right keyboard. An email field is type="email" for that
+# keyboard only: the forms are novalidate, so the address is still checked here, by app/rules.py.
+HOLDS_USERNAME = {"autocomplete": "username"}
+HOLDS_EMAIL = {"autocomplete": "email"}
+HOLDS_NAME = {"autocomplete": "name"}
+HOLDS_PASSWORD = {"autocomplete": "current-password"}
+HOLDS_NEW_PASSWORD = {"autocomplete": "new-password"}
 
 
 def new_password_fields(label: str = "Password"):
     """Return the "new password" and "repeat it" fields of the registration, change and reset forms."""
     rule = Rule(rules.check_password, most=rules.PASSWORD_MAX, least=rules.PASSWORD_MIN)
-    password = PasswordField(label, validators=[DataRequired(), rule])
+    password = PasswordField(label, validators=[DataRequired(), rule], render_kw=HOLDS_NEW_PASSWORD)
     repeat = PasswordField(
-        f"Repeat {label.lower()}", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]
+        f"Repeat {label.lower()}",
+        validators=[DataRequired(), EqualTo("password", message="The passwords differ.")],
+        render_kw=HOLDS_NEW_PASSWORD,
     )
     return password, repeat
 
@@ -105,8 +115,12 @@ class SiteForm(FlaskForm):
 
 
 class LoginForm(SiteForm):
-    username = StringField("Username", validators=[DataRequired(), Rule(rules.check_length, rules.USERNAME_MAX)])
-    password = PasswordField("Password", validators=[DataRequired(), Rule(rules.check_length, rules.PASSWORD_MAX)])
+    username = StringField(
+        "Username", validators=[DataRequired(), Rule(rules.check_length, rules.USERNAME_MAX)], render_kw=HOLDS_USERNAME
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Rule(rules.check_length, rules.PASSWORD_MAX)], render_kw=HOLDS_PASSWORD
+    )
     remember_me = BooleanField("Remember me")
     submit = SubmitField("Sign in")
 
@@ -114,8 +128,8 @@ class LoginForm(SiteForm):
 class RegistrationForm(SiteForm):
     """A taken email is no form error: the owner gets a mail instead, so the form tells no one who has an account."""
 
-    username = StringField("Username", validators=username_rules)
-    email = StringField("Email", validators=email_rules)
+    username = StringField("Username", validators=username_rules, render_kw=HOLDS_USERNAME)
+    email = EmailField("Email", validators=email_rules, render_kw=HOLDS_EMAIL)
     password, password2 = new_password_fields()
     submit = SubmitField("Register")
 
@@ -127,14 +141,16 @@ class RegistrationForm(SiteForm):
 
 class ChangePasswordForm(SiteForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired(), Rule(rules.check_length, rules.PASSWORD_MAX)]
+        "Current password",
+        validators=[DataRequired(), Rule(rules.check_length, rules.PASSWORD_MAX)],
+        render_kw=HOLDS_PASSWORD,
     )
     password, password2 = new_password_fields("New password")
     submit = SubmitField("Change password")
 
 
 class ResetPasswordRequestForm(SiteForm):
-    email = StringField("Email", validators=email_rules)
+    email = EmailField("Email", validators=email_rules, render_kw=HOLDS_EMAIL)
     submit = SubmitField("Send me a link")
 
 
@@ -144,10 +160,10 @@ class ResetPasswordForm(SiteForm):
 
 
 class EditProfileForm(SiteForm):
-    username = StringField("Username", validators=username_rules)
+    username = StringField("Username", validators=username_rules, render_kw=HOLDS_USERNAME)
     display_name = StringField(
         "Display name", validators=[Rule(rules.check_display_name, most=rules.DISPLAY_NAME_MAX)],
-        description="Optional, in any script: shown beside your username.",
+        description="Optional, in any script: shown beside your username.", render_kw=HOLDS_NAME,
     )  # fmt: skip
     about_me = TextAreaField("About me", validators=[Rule(rules.check_text, rules.ABOUT_ME_MAX)])
     submit = SubmitField("Save")

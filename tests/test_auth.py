@@ -1,5 +1,7 @@
 """Registering, logging in and out, and where login sends you next."""
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -114,3 +116,21 @@ def test_logged_in_user_visiting_login_or_register_goes_home(client, auth, make_
     auth.login(make_user())
     assert client.get("/login").headers["Location"] == "/"
     assert client.get("/register").headers["Location"] == "/"
+
+
+def test_a_failed_login_is_an_error_of_the_form_not_an_information(client, auth, make_user):
+    page = auth.login(make_user(), password="wrong").get_data(as_text=True)
+    summary = re.search(r'<div class="error-summary" role="alert" id="([\w-]+)"[^>]*>(.*?)</div>', page, re.S)
+    assert summary and "Invalid username or password." in summary.group(2)
+    form = re.search(r"<form [^>]*>", page).group(0)
+    assert f'aria-describedby="{summary.group(1)}"' in form  # the form is described by what went wrong with it
+    assert "alert-info" not in page and page.count("Invalid username or password.") == 1
+    assert "<title>Error: Sign in · Microblog</title>" in page
+
+
+def test_after_registering_the_login_form_holds_the_new_name(client):
+    answer = register(client, username="alice")
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Welcome to Microblog! Log in with the password you just chose." in page
+    assert re.search(r'<input[^>]*name="username"[^>]*value="alice"', page)
+    assert 'value="alice"' not in client.get("/login").get_data(as_text=True)  # once: the next visit starts empty

@@ -4,6 +4,11 @@ top that links to each field in error, aria-invalid and aria-describedby on the 
 import re
 from html import unescape
 
+import pytest
+
+from app.auth import accounts
+from app.extensions import db
+from app.models import User
 from tests.conftest import PASSWORD
 
 
@@ -53,3 +58,66 @@ def test_a_failed_post_keeps_the_remember_me_checkbox_a_checkbox(client, make_us
     page = client.post("/login", data={"username": "", "password": "", "remember_me": "y"}).get_data(as_text=True)
     checkbox = re.search(r'<input[^>]*name="remember_me"[^>]*>', page).group(0)
     assert 'type="checkbox"' in checkbox and "checked" in checkbox
+
+
+def password_form_with_errors(client, app, auth, make_user, name: str) -> str:
+    """Send one of the forms with password fields so that it comes back with an error, and return its page."""
+    short = {"password": "short", "password2": "short"}
+    if name == "register":
+        make_user("taken")
+        form = {"username": "taken", "email": "new@example.com", "password": PASSWORD, "password2": PASSWORD}
+        return client.post("/register", data=form).get_data(as_text=True)
+    if name == "login":
+        make_user("ann")
+        return client.post("/login", data={"username": "ann", "password": "not it"}).get_data(as_text=True)
+    user = make_user("ann")
+    if name == "change_password":
+        auth.login(user)
+        return client.post("/change_password", data={"current_password": PASSWORD, **short}).get_data(as_text=True)
+    with app.app_context():
+        token = accounts.reset_token(db.session.get(User, user.id))
+    client.get("/reset_password", query_string={"token": token})
+    return client.post("/reset_password", data=short).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", ["register", "login", "change_password", "reset_password"])
+def test_a_form_that_empties_its_password_fields_says_so_and_why(client, app, auth, make_user, name):
+    page = unescape(password_form_with_errors(client, app, auth, make_user, name))
+    summary = re.search(r'<div class="error-summary" role="alert"[^>]*>(.*?)</div>', page, re.S).group(1)
+    assert "For your safety, the password field" in summary and "emptied" in summary
+    one = name == "login"
+    assert ("was emptied: please type it again." if one else "were emptied: please type them again.") in summary
+    passwords = re.findall(r'<input[^>]*type="password"[^>]*>', page)
+    assert passwords and all('value=""' in field for field in passwords)  # never sent back
+
+
+def test_a_form_without_password_fields_says_nothing_of_passwords(client):
+    page = client.post("/reset_password_request", data={"email": "not-an-email"}).get_data(as_text=True)
+    assert "error-summary" in page and "password field" not in page
+
+
+ACCOUNT_FIELDS = {
+    "/register": {"username": ("text", "username"), "email": ("email", "email"),
+                  "password": ("password", "new-password"), "password2": ("password", "new-password")},
+    "/login": {"username": ("text", "username"), "password": ("password", "current-password")},
+    "/reset_password_request": {"email": ("email", "email")},
+    "/change_password": {"current_password": ("password", "current-password"),
+                         "password": ("password", "new-password"), "password2": ("password", "new-password")},
+    "/edit_profile": {"username": ("text", "username"), "display_name": ("text", "name")},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ACCOUNT_FIELDS)
+def test_each_account_field_tells_the_browser_what_it_holds(client, auth, make_user, path):
+    """The right keyboard on a phone and the right suggestion from a password manager; the server still checks."""
+    if path in ("/change_password", "/edit_profile"):
+        auth.login(make_user())
+    page = client.get(path).get_data(as_text=True)
+    for name, (kind, autocomplete) in ACCOUNT_FIELDS[path].items():
+        field = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
+        assert f'type="{kind}"' in field and f'autocomplete="{autocomplete}"' in field, field
+
+
+def test_an_address_is_still_checked_by_the_site_whatever_the_browser_allowed(client):
+    page = client.post("/register", data={"email": "not-an-email"}).get_data(as_text=True)
+    assert "Enter an email address like name@example.com." in page

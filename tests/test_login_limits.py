@@ -1,6 +1,7 @@
 """Login limits count failures per account and per address; failures and refusals are logged."""
 
 import logging
+import re
 
 import pytest
 
@@ -165,3 +166,38 @@ class TestDeviceCookies:
 
         assert statuses[0] == 200  # the owner's own browser is let in past the account's window...
         assert statuses.count(200) == 10 and statuses[-1] == 429  # ...for LOGIN_DEVICE_FAILURE_LIMIT failures
+
+
+RESET_LINK = re.compile(r'<a [^>]*href="/reset_password_request"[^>]*>Forgot your password\?</a>')
+
+
+def test_the_429_after_failed_logins_offers_a_new_password(client, make_user):
+    make_user("ann")
+    refused = [attempt(client, "ann") for _ in range(11)][-1]
+    assert refused.status_code == 429
+    assert RESET_LINK.search(refused.get_data(as_text=True))
+
+
+def test_a_wrong_current_password_past_the_limit_offers_a_new_password_too(app, client, auth, make_user):
+    app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"] = "2 per minute"
+    auth.login(make_user("ann"))
+    client.delete_cookie("login_device")  # a known browser would be held only to the account-and-address window
+    form = {"current_password": "a guess", "password": "a new password", "password2": "a new password"}
+    refused = [client.post("/change_password", data=form) for _ in range(3)][-1]
+    assert refused.status_code == 429
+    assert RESET_LINK.search(refused.get_data(as_text=True))
+
+
+def test_the_429_of_too_many_login_attempts_offers_a_new_password(app, client):
+    app.config["LOGIN_ATTEMPT_LIMIT"] = "2 per minute"
+    refused = [attempt(client, f"someone{n}") for n in range(3)][-1]
+    assert refused.status_code == 429
+    assert RESET_LINK.search(refused.get_data(as_text=True))
+
+
+def test_other_429s_offer_no_new_password(client):
+    form = {"username": "", "email": "x", "password": "x", "password2": "y"}
+    refused = [client.post("/register", data=form, environ_base={"REMOTE_ADDR": OFFICE}) for _ in range(11)][-1]
+    assert refused.status_code == 429
+    page = refused.get_data(as_text=True)
+    assert "Too many attempts" in page and "Forgot your password?" not in page

@@ -73,6 +73,12 @@ login_attempts = limiter.shared_limit(login_attempt_limit, "login", methods=["PO
 registrations = limiter.shared_limit(account_form_limit, "register", methods=["POST"], on_breach=log_refused_request)
 
 
+class TooManyFailedLogins(TooManyRequests):
+    """A 429 for an account or an address that has failed to log in too often: the site's pages offer a new
+    password by mail beside it, a way in that needs no password (app/auth/routes.py); the API's answer is the same
+    429 as any other."""
+
+
 @dataclass(frozen=True)
 class Device:
     """A browser that has logged in to an account before, as its device cookie says."""
@@ -125,7 +131,7 @@ def check_login_allowed(account: str, device: Device | None) -> None:
                 "Login refused (429) for account %r from %s: too many failed logins to %s (%s)",
                 account, address, counts, item,
             )  # fmt: skip
-            raise TooManyRequests(
+            raise TooManyFailedLogins(
                 "Too many failed logins. Wait a little, or reset your password.",
                 retry_after=max(1, int(reset_at - time.time())),
             )

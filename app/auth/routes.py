@@ -5,9 +5,18 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
+from werkzeug.exceptions import TooManyRequests
 
 from app.auth import accounts
-from app.auth.limits import account_form_limit, log_refused_request, login_attempts, registrations, remember_device
+from app.auth.limits import (
+    TooManyFailedLogins,
+    account_form_limit,
+    log_refused_request,
+    login_attempts,
+    registrations,
+    remember_device,
+)
+from app.errors.handlers import error_response, handle_http_error
 from app.extensions import limiter
 from app.forms import (
     ChangePasswordForm,
@@ -23,7 +32,9 @@ RESET_MAIL_ON_ITS_WAY = (
     "If nothing arrives within a few minutes, check the address and try again later."
 )
 MAIL_DOWN = "We cannot send mail right now. Please try again in a few minutes."
-WELCOME = "Welcome to Microblog! You can now log in."
+INVALID_LOGIN = "Invalid username or password."
+WELCOME = "Welcome to Microblog! Log in with the password you just chose."
+REGISTERED_NAME = "registered_name"  # the session's key for the name just registered, waiting on the login form
 
 bp = Blueprint("auth", __name__)
 
@@ -48,15 +59,25 @@ def login():
         password = form.password.data if form.validate() else None
         person = accounts.log_in(form.username.data or "", password)
         if person is None:
-            if not form.errors:
-                flash("Invalid username or password.")
+            if not form.errors:  # an error of the form, in its summary: it does not say which field was wrong
+                form.form_errors.append(INVALID_LOGIN)
             return render_template("auth/login.html", title="Sign in", form=form)
         accounts.start_login(person, remember=form.remember_me.data)
         target = request.args.get("next")
         response = redirect(target if is_safe_next(target) else url_for("main.index"))
         remember_device(response, person)
         return response
+    form.username.data = session.pop(REGISTERED_NAME, None)  # after registering, only the password is left to type
     return render_template("auth/login.html", title="Sign in", form=form)
+
+
+@bp.errorhandler(TooManyRequests)
+def too_many_requests(error: TooManyRequests):
+    """Past a login limit (failed logins, or attempts at the login form) offer a new password by mail beside the
+    wait: someone locked out is often someone who forgot it. Any other 429 of these pages is the site's usual one."""
+    if isinstance(error, TooManyFailedLogins) or request.endpoint == "auth.login":
+        return error_response(error, "auth/too_many_logins.html", safe_mode=False)
+    return handle_http_error(error)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -88,7 +109,10 @@ def register():
         except accounts.NameTaken:
             form.username.errors.append(USERNAME_TAKEN)
             return render_template("auth/register.html", title="Register", form=form)
-        flash(WELCOME)  # the same answer whether the address was free or not: its owner gets a mail instead
+        # The same answer whether the address was free or not (its owner gets a mail instead): logging the new
+        # account in here would tell a stranger which addresses have accounts, so the login form waits with the name.
+        flash(WELCOME)
+        session[REGISTERED_NAME] = form.username.data
         return redirect(url_for("auth.login"))
     return render_template("auth/register.html", title="Register", form=form)
 
