@@ -16,7 +16,7 @@ from werkzeug.security import generate_password_hash
 from app import create_app
 from app.extensions import db
 from app.models import Post, User, utcnow
-from config import TestConfig
+from config import TestConfig, database_url
 from tests.support import tools
 from tests.support.faulty_views import add_faulty_views
 
@@ -58,6 +58,7 @@ def pytest_configure(config):
                 server.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
         server.execute(f'CREATE DATABASE "{name}"')
     os.environ["TEST_DATABASE_URL"] = base.set(database=name).render_as_string(hide_password=False)
+    TestConfig.SQLALCHEMY_DATABASE_URI = database_url(os.environ["TEST_DATABASE_URL"], "")  # read at its import
     config.stash[RUN_DATABASE] = (admin, name)
 
 

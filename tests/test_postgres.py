@@ -173,3 +173,14 @@ def test_a_read_only_database_is_a_503_that_gives_back_the_post(client_on, seede
     assert resent.status_code == 302
     with psycopg.connect(make_url(seeded).set(drivername="postgresql").render_as_string(False)) as connection:
         assert connection.execute("SELECT count(*) FROM post WHERE body = %s", [typed]).fetchone()[0] == 1
+
+
+def test_the_test_apps_and_the_servers_the_tests_start_use_one_database(tmp_path):
+    """Under TEST_DATABASE_URL the run works in a database of its own (tests/conftest.py): a test app's and a
+    gunicorn started with the variable's URL must both be in it, or one migrates what the other never sees."""
+    configured = make_url(create_app(config_for_tests(tmp_path)).config["SQLALCHEMY_DATABASE_URI"])
+    if os.environ.get("TEST_DATABASE_URL"):
+        assert configured.database == make_url(os.environ["TEST_DATABASE_URL"]).database
+        assert configured.database.startswith("microblog_run_")
+    else:
+        assert configured.drivername == "sqlite" and configured.database == str(tmp_path / "test.db")
