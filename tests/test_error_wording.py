@@ -100,9 +100,24 @@ def test_the_413_page_names_the_limit_and_says_nothing_was_saved(client):
     assert "The limit is 1 MB." in text and "Nothing was saved." in text
 
 
-def test_the_405_page_points_to_the_log_out_button(client):
-    text = " ".join(visible_text(client.get("/logout").get_data(as_text=True)).split())
+def test_the_405_page_points_a_logged_in_user_to_the_log_out_button(client, auth, make_user):
+    auth.login(make_user())
+    page = client.get("/logout").get_data(as_text=True)
+    text = " ".join(visible_text(page).split())
     assert "To log out, use the Log out button in the menu at the top of the page." in text
+    assert ">Log out</button>" in page  # the button the words point to is in the menu
+
+
+def test_the_405_for_log_out_tells_a_visitor_there_is_nothing_to_log_out_of(client):
+    page = client.get("/logout").get_data(as_text=True)
+    text = " ".join(visible_text(page).split())
+    assert "You are not logged in, so there is nothing to log out of." in text
+    assert "Log out button" not in text and ">Log out</button>" not in page
+
+
+def test_the_405_for_follow_tells_a_visitor_to_log_in_first(client, make_user):
+    text = " ".join(visible_text(client.get(f"/follow/{make_user().username}").get_data(as_text=True)).split())
+    assert "To follow someone, log in, then use the Follow button on their profile." in text
 
 
 def test_the_500_page_says_what_happened_to_a_sent_form(client):

@@ -1,0 +1,74 @@
+"""What a person notices on the error pages, walked in Chromium at desktop and phone width, each page passing axe.
+
+The 405's advice fits who is looking, the 500 page's feedback sent empty is thanked, the maintenance page reads
+in order with a menu that leads nowhere into the closed site, the headings keep the site's scale, and the
+reference shows where quoting it helps. Screenshots: artifacts/screenshots/words-*.png.
+"""
+
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.site import Visitor
+from tests.support.servers import gunicorn
+from tests.support.smtp import smtp_server
+
+pytestmark = pytest.mark.slow
+WIDTHS = {"desktop": 1280, "phone": 390}
+AXE = Axe()
+
+
+@pytest.fixture(scope="module")
+def switch_file(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("words-maintenance") / "maintenance.json"
+
+
+@pytest.fixture(scope="module")
+def site(server_env, tmp_path_factory, switch_file):
+    """The e2e site with /raise/<code>, a contact address, its own maintenance switch, and alert mail on (to a
+    real SMTP server), so that the 500 page offers its feedback form."""
+    folder = tmp_path_factory.mktemp("words")
+    with smtp_server() as (_inbox, port):
+        env = {**server_env, "CONTACT_EMAIL": "help@microblog.example", "ACCOUNT_RATE_LIMIT": "1000 per minute",
+               "MAINTENANCE_FILE": str(switch_file), "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port),
+               "ADMINS": "ops@example.com", "ALERT_STATE_PATH": str(folder / "alert-state.sqlite3")}  # fmt: skip
+        with gunicorn(folder, env, workers=1, app="tests.e2e.error_pages_app:app") as server:
+            yield server
+
+
+@pytest.fixture(params=WIDTHS, ids=list(WIDTHS))
+def width(request, page) -> int:
+    page.set_viewport_size({"width": WIDTHS[request.param], "height": 900})
+    return WIDTHS[request.param]
+
+
+def assert_no_axe_violations(page: Page) -> None:
+    results = AXE.run(page)
+    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
+
+
+def keep_screenshot(page: Page, name: str, width: int) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"words-{name}-{width}.png"), full_page=True)
+
+
+def test_the_405_for_log_out_speaks_to_whoever_is_looking(page, site, watch, width):
+    watch.expected_statuses.add(405)
+    visitor = Visitor(page, site.url)
+    menu = page.get_by_role("navigation", name="Main")
+
+    assert visitor.open("/logout").status == 405
+    expect(menu.get_by_role("link", name="Log in")).to_be_visible()
+    expect(page.get_by_text("You are not logged in, so there is nothing to log out of.")).to_be_visible()
+    expect(page.get_by_text("Log out button")).to_have_count(0)
+    assert_no_axe_violations(page)
+    keep_screenshot(page, "405-visitor", width)
+
+    visitor.log_in("demo1")
+    assert visitor.open("/logout").status == 405
+    expect(menu.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.get_by_text("To log out, use the Log out button in the menu at the top of the page.")).to_be_visible()
+    assert_no_axe_violations(page)
