@@ -72,3 +72,20 @@ def test_the_405_for_log_out_speaks_to_whoever_is_looking(page, site, watch, wid
     expect(menu.get_by_role("button", name="Log out")).to_be_visible()
     expect(page.get_by_text("To log out, use the Log out button in the menu at the top of the page.")).to_be_visible()
     assert_no_axe_violations(page)
+
+
+def test_feedback_sent_empty_is_thanked_and_says_nothing_was_written(page, site, watch, width):
+    watch.expected_statuses.add(500)
+    reference = Visitor(page, site.url).open("/demo/error").header_value("x-request-id")
+    expect(page.get_by_text("Optional.", exact=False)).to_be_visible()
+
+    page.get_by_role("button", name="Send").click()
+
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+    expect(
+        page.get_by_text("Nothing was written, and nothing more is needed: the team already has the error.")
+    ).to_be_visible()
+    expect(page.get_by_text("Please fill this in.")).to_have_count(0)
+    expect(page.get_by_text(f"Reference: {reference}")).to_be_visible()
+    assert_no_axe_violations(page)
+    keep_screenshot(page, "feedback-empty", width)
