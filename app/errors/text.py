@@ -220,14 +220,16 @@ DATABASE_BUSY = ErrorText(
 
 
 def duration_in_words(seconds: int | None) -> str:
-    """Say a wait for a person: "54 seconds", "3 minutes", "2 hours"; "a few seconds" when unknown."""
+    """Say a wait for a person: "54 seconds", "3 minutes", "2 hours", "3 days"; "a few seconds" when unknown."""
     if not seconds or seconds <= 0:
         return "a few seconds"
     if seconds < 90:
         return plural(seconds, "second")
     if seconds < 90 * 60:
         return plural(math.ceil(seconds / 60), "minute")
-    return plural(math.ceil(seconds / 3600), "hour")
+    if seconds < 36 * 3600:
+        return plural(math.ceil(seconds / 3600), "hour")
+    return plural(round(seconds / 86400), "day")
 
 
 def plural(count: int, unit: str) -> str:

@@ -5,6 +5,8 @@ in order with a menu that leads nowhere into the closed site, the headings keep 
 reference shows where quoting it helps. Screenshots: artifacts/screenshots/words-*.png.
 """
 
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,37 @@ def test_feedback_sent_empty_is_thanked_and_says_nothing_was_written(page, site,
     expect(page.get_by_text(f"Reference: {reference}")).to_be_visible()
     assert_no_axe_violations(page)
     keep_screenshot(page, "feedback-empty", width)
+
+
+def test_the_maintenance_page_with_a_kept_form_reads_in_order_with_no_way_into_the_closed_site(
+    page, site, watch, width, switch_file
+):
+    visitor = Visitor(page, site.url)
+    visitor.open("/login")
+    page.get_by_label("Username").fill("ann-typed-this")
+    page.get_by_label("Password").fill("not-kept")
+    until = datetime.now(UTC) + timedelta(minutes=30)
+    switch_file.write_text(json.dumps({"until": until.isoformat(), "message": "New disks.", "pass": "p"}))
+    try:
+        watch.expected_statuses.add(503)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Microblog is closed for planned work")).to_be_visible()
+        text = " ".join(page.locator("main").inner_text().split())
+        sentences = [
+            f"It will be back in about 30 minutes ({until:%H:%M} UTC",  # and its day, past midnight UTC
+            "New disks.",
+            "What you sent was not saved.",
+            "Here is what you typed, to copy and send again once we are back",
+        ]
+        assert all(sentence in text for sentence in sentences), text
+        assert [text.index(sentence) for sentence in sentences] == sorted(text.index(s) for s in sentences), text
+        assert "That is in" not in text
+        expect(page.get_by_label("Username")).to_have_value("ann-typed-this")
+        menu = page.get_by_role("navigation", name="Main")
+        expect(menu).to_contain_text("Microblog")
+        expect(menu.get_by_role("link")).to_have_count(0)  # every link would lead to this same page
+        expect(menu.get_by_role("button")).to_have_count(0)
+        assert_no_axe_violations(page)
+        keep_screenshot(page, "503-maintenance-kept-form", width)
+    finally:
+        switch_file.unlink()
