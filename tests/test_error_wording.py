@@ -87,6 +87,14 @@ def test_the_title_and_heading_say_what_happened_without_a_status_number(client,
     assert response.headers["X-Request-ID"] in page
 
 
+@pytest.mark.parametrize("code", HEADINGS)
+def test_the_heading_has_the_size_of_every_other_page_s(client, code):
+    site_heading = re.search(r"<h1[^>]*>", client.get("/explore").get_data(as_text=True)).group(0)
+    method, path, options = request_for(code)
+    page = client.open(path, method=method, headers=BROWSER, **options).get_data(as_text=True)
+    assert re.search(r"<h1[^>]*>", page).group(0) == site_heading
+
+
 def test_the_429_page_says_how_long_to_wait(client):
     response = client.get("/raise/429", headers=BROWSER)
     text = " ".join(visible_text(response.get_data(as_text=True)).split())

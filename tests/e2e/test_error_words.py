@@ -125,3 +125,23 @@ def test_the_maintenance_page_with_a_kept_form_reads_in_order_with_no_way_into_t
         keep_screenshot(page, "503-maintenance-kept-form", width)
     finally:
         switch_file.unlink()
+
+
+def heading_style(page: Page) -> dict:
+    return page.locator("h1").evaluate(
+        "h => { const s = getComputedStyle(h); return {size: s.fontSize, weight: s.fontWeight, line: s.lineHeight}; }"
+    )
+
+
+@pytest.mark.parametrize(("path", "code"), [("/no/such/page", 404), ("/logout", 405), ("/raise/429", 429),
+                                            ("/demo/error", 500), ("/raise/503", 503)])  # fmt: skip
+def test_error_headings_keep_the_site_s_heading_scale(page, site, watch, width, path, code):
+    visitor = Visitor(page, site.url)
+    visitor.open("/explore")
+    site_heading = heading_style(page)
+    watch.expected_statuses.add(code)
+
+    assert visitor.open(path).status == code
+
+    assert heading_style(page) == site_heading
+    assert_no_axe_violations(page)
