@@ -26,6 +26,8 @@ HEADINGS = {
     503: "The site is busy",
 }
 WERKZEUG_SENTENCES = [default_exceptions[code].description for code in HEADINGS]
+# The pages whose reference someone may need to quote: the site failed (5xx), or a limit shut them out (429).
+REFERENCE_SHOWN = {429, 500, 503}
 
 
 @pytest.fixture
@@ -84,7 +86,23 @@ def test_the_title_and_heading_say_what_happened_without_a_status_number(client,
     assert not re.search(r"Error\s+\d{3}", visible_text(page))
     for sentence in WERKZEUG_SENTENCES:
         assert sentence not in page
-    assert response.headers["X-Request-ID"] in page
+    assert (response.headers["X-Request-ID"] in page) == (code in REFERENCE_SHOWN)
+
+
+@pytest.mark.parametrize("code", HEADINGS)
+def test_the_reference_shows_where_quoting_it_helps(client, app, code):
+    app.config["CONTACT_EMAIL"] = "help@microblog.example"
+    method, path, options = request_for(code)
+    response = client.open(path, method=method, headers=BROWSER, **options)
+    text = " ".join(visible_text(response.get_data(as_text=True)).split())
+    if code in REFERENCE_SHOWN:
+        assert (
+            f"help@microblog.example and quote the reference below. Reference: {response.headers['X-Request-ID']}"
+            in text
+        )
+    else:
+        assert "If you need help, write to help@microblog.example" in text and "quote the reference" not in text
+        assert "Reference" not in text and response.headers["X-Request-ID"] not in text
 
 
 @pytest.mark.parametrize("code", HEADINGS)

@@ -195,8 +195,9 @@ def answer_during_maintenance():
     now = datetime.now(UTC)
     error = ServiceUnavailable(retry_after=window.retry_at(now))
     fields = typed_fields() if request.method == "POST" else []
+    # Planned work is no fault: nothing in the log to find, so the page shows no reference.
     return error_response(error, "errors/maintenance.html", maintenance_text(window, now), fields=fields,
-                          window=window, safe_mode=True)  # fmt: skip
+                          window=window, safe_mode=True, show_reference=False)  # fmt: skip
 
 
 def maintenance_text(window: Window, now: datetime) -> ErrorText:

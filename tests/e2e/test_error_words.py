@@ -145,3 +145,22 @@ def test_error_headings_keep_the_site_s_heading_scale(page, site, watch, width, 
 
     assert heading_style(page) == site_heading
     assert_no_axe_violations(page)
+
+
+@pytest.mark.parametrize(("path", "code", "shown"), [("/no/such/page", 404, False), ("/logout", 405, False),
+                                                     ("/raise/429", 429, True), ("/demo/error", 500, True),
+                                                     ("/raise/503", 503, True)])  # fmt: skip
+def test_the_reference_shows_where_quoting_it_helps(page, site, watch, width, path, code, shown):
+    watch.expected_statuses.add(code)
+    response = Visitor(page, site.url).open(path)
+    reference = response.header_value("x-request-id")
+
+    assert response.status == code
+    if shown:
+        expect(page.get_by_text(f"Reference: {reference}")).to_be_visible()
+        expect(page.get_by_text("and quote the reference below")).to_be_visible()
+    else:
+        expect(page.get_by_text("Reference:")).to_have_count(0)
+        expect(page.get_by_text(reference)).to_have_count(0)
+        expect(page.get_by_text("If you need help, write to help@microblog.example.")).to_be_visible()
+    assert_no_axe_violations(page)
