@@ -26,8 +26,9 @@ HEADINGS = {
     503: "The site is busy",
 }
 WERKZEUG_SENTENCES = [default_exceptions[code].description for code in HEADINGS]
-# The pages whose reference someone may need to quote: the site failed (5xx), or a limit shut them out (429).
-REFERENCE_SHOWN = {429, 500, 503}
+# The pages whose reference someone may need to quote: the site failed (5xx), a limit shut them out (429), or
+# what they sent arrived too slowly (408: their connection or the site's deadline, as only the log can tell).
+REFERENCE_SHOWN = {408, 429, 500, 503}
 
 
 @pytest.fixture
