@@ -193,7 +193,6 @@ class FeedbackForm(SiteForm):
     """Under the 500 page's reference: what the user was doing. `reference` names the request and its fault, signed."""
 
     reference = HiddenField()
-    text = TextAreaField(
-        "What were you doing when this happened?", validators=[DataRequired(), Rule(rules.check_text, FEEDBACK_MAX)]
-    )
+    # Optional, as the page says: sent empty, it is thanked and stores nothing (app/errors/feedback.py).
+    text = TextAreaField("What were you doing when this happened?", validators=[Rule(rules.check_text, FEEDBACK_MAX)])
     submit = SubmitField("Send")

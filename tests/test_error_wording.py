@@ -26,6 +26,9 @@ HEADINGS = {
     503: "The site is busy",
 }
 WERKZEUG_SENTENCES = [default_exceptions[code].description for code in HEADINGS]
+# The pages whose reference someone may need to quote: the site failed (5xx), a limit shut them out (429), or
+# what they sent arrived too slowly (408: their connection or the site's deadline, as only the log can tell).
+REFERENCE_SHOWN = {408, 429, 500, 503}
 
 
 @pytest.fixture
@@ -84,7 +87,31 @@ def test_the_title_and_heading_say_what_happened_without_a_status_number(client,
     assert not re.search(r"Error\s+\d{3}", visible_text(page))
     for sentence in WERKZEUG_SENTENCES:
         assert sentence not in page
-    assert response.headers["X-Request-ID"] in page
+    assert (response.headers["X-Request-ID"] in page) == (code in REFERENCE_SHOWN)
+
+
+@pytest.mark.parametrize("code", HEADINGS)
+def test_the_reference_shows_where_quoting_it_helps(client, app, code):
+    app.config["CONTACT_EMAIL"] = "help@microblog.example"
+    method, path, options = request_for(code)
+    response = client.open(path, method=method, headers=BROWSER, **options)
+    text = " ".join(visible_text(response.get_data(as_text=True)).split())
+    if code in REFERENCE_SHOWN:
+        assert (
+            f"help@microblog.example and quote the reference below. Reference: {response.headers['X-Request-ID']}"
+            in text
+        )
+    else:
+        assert "If you need help, write to help@microblog.example" in text and "quote the reference" not in text
+        assert "Reference" not in text and response.headers["X-Request-ID"] not in text
+
+
+@pytest.mark.parametrize("code", HEADINGS)
+def test_the_heading_has_the_size_of_every_other_page_s(client, code):
+    site_heading = re.search(r"<h1[^>]*>", client.get("/explore").get_data(as_text=True)).group(0)
+    method, path, options = request_for(code)
+    page = client.open(path, method=method, headers=BROWSER, **options).get_data(as_text=True)
+    assert re.search(r"<h1[^>]*>", page).group(0) == site_heading
 
 
 def test_the_429_page_says_how_long_to_wait(client):
@@ -100,9 +127,24 @@ def test_the_413_page_names_the_limit_and_says_nothing_was_saved(client):
     assert "The limit is 1 MB." in text and "Nothing was saved." in text
 
 
-def test_the_405_page_points_to_the_log_out_button(client):
-    text = " ".join(visible_text(client.get("/logout").get_data(as_text=True)).split())
+def test_the_405_page_points_a_logged_in_user_to_the_log_out_button(client, auth, make_user):
+    auth.login(make_user())
+    page = client.get("/logout").get_data(as_text=True)
+    text = " ".join(visible_text(page).split())
     assert "To log out, use the Log out button in the menu at the top of the page." in text
+    assert ">Log out</button>" in page  # the button the words point to is in the menu
+
+
+def test_the_405_for_log_out_tells_a_visitor_there_is_nothing_to_log_out_of(client):
+    page = client.get("/logout").get_data(as_text=True)
+    text = " ".join(visible_text(page).split())
+    assert "You are not logged in, so there is nothing to log out of." in text
+    assert "Log out button" not in text and ">Log out</button>" not in page
+
+
+def test_the_405_for_follow_tells_a_visitor_to_log_in_first(client, make_user):
+    text = " ".join(visible_text(client.get(f"/follow/{make_user().username}").get_data(as_text=True)).split())
+    assert "To follow someone, log in, then use the Follow button on their profile." in text
 
 
 def test_the_500_page_says_what_happened_to_a_sent_form(client):

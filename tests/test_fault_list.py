@@ -250,6 +250,36 @@ def test_feedback_is_refused_without_its_csrf_token_or_over_the_length(feedback_
     assert [fault["feedback"] for fault in faults] in ([], [[]])  # nothing stored (the worker may not have written yet)
 
 
+def test_feedback_sent_empty_is_thanked_and_stores_nothing(feedback_app):
+    """The field says "Optional.": sending it empty is no mistake to correct, and the team has the error already."""
+    client = feedback_app.test_client()
+    failed = client.get("/boom")
+    assert "Optional." in failed.get_data(as_text=True)
+
+    thanks = client.post("/feedback", data=feedback_from(failed.get_data(as_text=True), " \r\n "))
+
+    text = " ".join(re.sub(r"<[^>]+>", " ", thanks.get_data(as_text=True)).split())
+    assert thanks.status_code == 200 and "<title>Thank you · Microblog</title>" in thanks.get_data(as_text=True)
+    assert "Nothing was written, and nothing more is needed: the team already has the error." in text
+    assert "Please fill this in." not in text and f"Reference: {failed.headers['X-Request-ID']}" in text
+    faults = json.loads(flask(feedback_app, "errors", "list", "--json")[1])
+    assert [fault["feedback"] for fault in faults] in ([], [[]])
+
+
+def test_feedback_refused_keeps_the_reference_and_names_the_field_in_a_summary(feedback_app):
+    client = feedback_app.test_client()
+    failed = client.get("/boom")
+
+    refused = client.post("/feedback", data=feedback_from(failed.get_data(as_text=True), "x" * 2001))
+
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "<title>Error: Your feedback · Microblog</title>" in page
+    summary = re.search(r'<div class="error-summary".*?</div>', page, re.S).group(0)
+    assert "There is a problem with this field" in summary and 'href="#feedback-text"' in summary
+    assert f'Reference: <code class="request-id">{failed.headers["X-Request-ID"]}</code>' in page
+    assert page.index("Reference:") < page.index("<form")  # the hint speaks of "the reference above"
+
+
 def test_feedback_is_rate_limited(tmp_path, smtp):
     limits = {"RATELIMIT_ENABLED": True, "FEEDBACK_RATE_LIMIT": "2 per minute"}
     app = create_app(config_for_tests(tmp_path, **alert_settings(tmp_path, smtp[1], **limits)))

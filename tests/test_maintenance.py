@@ -3,6 +3,7 @@ health checks that keep answering, and the team's way through."""
 
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -16,6 +17,12 @@ from tests.support.servers import free_port
 from tests.support.visitor import page_text
 
 BROWSER = {"Accept": "text/html"}
+
+
+def clock(until: datetime) -> str:
+    """The time beside the wait, as the page says it: its day named only when it is not today (UTC)."""
+    same_day = until.date() == datetime.now(UTC).date()
+    return f"{until:%H:%M} UTC" if same_day else f"{until:%H:%M} UTC on {until:%A %-d %B}"
 
 
 @pytest.fixture
@@ -49,9 +56,9 @@ def test_on_every_page_is_a_503_that_says_when_the_site_is_back(client, switch):
     retry_at = parsedate_to_datetime(response.headers["Retry-After"])  # an HTTP date, not seconds
     assert abs((retry_at - until).total_seconds()) < 60
     assert "<title>Microblog is closed for planned work · Microblog</title>" in page
-    assert f"It will be back by {retry_at:%H:%M} UTC on {retry_at:%A %-d %B}." in page
+    assert f"It will be back in about 30 minutes ({clock(retry_at)})." in page
     assert "We are moving to a bigger database." in page
-    assert response.headers["X-Request-ID"] in page
+    assert response.headers["X-Request-ID"] not in page  # planned work: there is nothing to look up
     for path in ("/", "/login", "/user/nobody", "/api/posts"):
         assert client.get(path).status_code == 503, path
 
@@ -71,7 +78,7 @@ def test_json_and_api_clients_get_the_503_with_the_plain_detail(client, switch):
     body = client.get("/explore", headers={"Accept": "application/json"}).get_json()
     assert body["code"] == 503 and body["title"] == "Microblog is closed for planned work"
     problem = client.get("/api/posts")
-    assert problem.mimetype == "application/problem+json" and "It will be back by" in problem.get_json()["detail"]
+    assert problem.mimetype == "application/problem+json" and "It will be back in about" in problem.get_json()["detail"]
 
 
 def test_a_form_sent_meanwhile_shows_what_was_typed_but_not_the_password(client, switch):
@@ -81,6 +88,42 @@ def test_a_form_sent_meanwhile_shows_what_was_typed_but_not_the_password(client,
     assert response.status_code == 503
     assert "What you sent was not saved." in page and ">ann-typed-this</textarea>" in page
     assert "hunter2-secret" not in page
+
+
+def test_a_form_sent_meanwhile_reads_in_order(client, switch):
+    switch("on", "--until", "+30m", "--message", "New disks.")
+    response = client.post("/login", data={"username": "ann-typed-this", "password": "hunter2-secret"})
+    until = parsedate_to_datetime(response.headers["Retry-After"])
+    text = " ".join(re.sub(r"<[^>]+>", " ", page_text(response.get_data(as_text=True))).split())
+    sentences = [
+        f"We are doing planned work on Microblog. It will be back in about 30 minutes ({clock(until)}).",
+        "New disks.",
+        "What you sent was not saved. Here is what you typed, to copy and send again once we are back",
+        "ann-typed-this",
+    ]
+    positions = [text.find(sentence) for sentence in sentences]
+    assert -1 not in positions and positions == sorted(positions), text
+    assert "That is in" not in text
+
+
+def test_a_window_ending_on_another_day_names_the_day(client, switch):
+    switch("on", "--until", "+50h")
+    response = client.get("/explore")
+    until = parsedate_to_datetime(response.headers["Retry-After"])
+    text = " ".join(page_text(response.get_data(as_text=True)).split())
+    assert f"It will be back in about 2 days ({clock(until)})." in text
+
+
+@pytest.mark.parametrize("logged_in", [False, True], ids=["visitor", "logged-in"])
+def test_the_menu_has_no_way_into_the_closed_site(client, auth, make_user, switch, logged_in):
+    if logged_in:
+        auth.login(make_user())
+        client.get("/")
+    switch("on", "--until", "+30m")
+    page = client.get("/explore").get_data(as_text=True)
+    menu = re.search(r"<nav .*?</nav>", page, re.S).group(0)
+    assert "Microblog" in menu  # the site's name, as plain text
+    assert "<a " not in menu and "<form" not in menu and "<button" not in menu  # each would lead to this page
 
 
 def test_the_team_passes_with_the_cookie_the_command_printed(client, switch):

@@ -47,7 +47,7 @@ def test_the_fourth_login_attempt_in_a_minute_is_refused_with_retry_after(client
 
     assert refused.status_code == 429
     page = refused.get_data(as_text=True)
-    assert refused.mimetype == "text/html" and '<h1 class="display-4">Too many attempts</h1>' in page
+    assert refused.mimetype == "text/html" and '<h1 class="h3">Too many attempts</h1>' in page
     assert re.search(r"Please wait \d+ seconds?, then try again\.", page)  # the wait of Retry-After
     assert 0 < int(refused.headers["Retry-After"]) <= 60
 

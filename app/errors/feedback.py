@@ -47,17 +47,35 @@ def feedback_limit() -> str:
 @bp.route("/feedback", methods=["POST"])
 @limiter.limit(feedback_limit)
 def send():
-    """Keep the user's words on the fault of the request the page was about, then thank them."""
+    """Keep the user's words on the fault of the request the page was about, then thank them.
+
+    The field is optional, as its hint says: sent empty, it keeps nothing and thanks all the same, since the
+    team has the error already. A text refused comes back with the reference and a summary, as any form does.
+    """
     form = FeedbackForm()
+    request_id, fingerprint = signed_reference(form.reference.data)
     if not form.validate_on_submit():
-        return render_template("errors/feedback.html", title="Your feedback", form=form, safe_mode=True), 400
+        return render_template("errors/feedback.html", title="Your feedback", form=form, request_id=request_id,
+                               safe_mode=True), 400  # fmt: skip
+    written = form.text.data.strip() != ""
+    if written:
+        keep_feedback(fingerprint, request_id, form.text.data)
+    return render_template("errors/feedback_thanks.html", title="Thank you", written=written, request_id=request_id,
+                           safe_mode=True)  # fmt: skip
+
+
+def signed_reference(reference: str | None) -> tuple[str, str]:
+    """Return the request id and fault the form's signed reference names; refuse a forged or stale one."""
     try:
-        request_id, fingerprint = signer().loads(form.reference.data, max_age=REFERENCE_MAX_AGE)
+        request_id, fingerprint = signer().loads(reference or "", max_age=REFERENCE_MAX_AGE)
     except BadData:
         abort(400)
+    return request_id, fingerprint
+
+
+def keep_feedback(fingerprint: str, request_id: str, text: str) -> None:
     try:
-        add_feedback(fault_store(current_app), fingerprint, request_id, form.text.data, current_app.config)
+        add_feedback(fault_store(current_app), fingerprint, request_id, text, current_app.config)
     except Exception:
         current_app.logger.warning("Feedback on request %s could not be stored", request_id, exc_info=True)
         abort(503)
-    return render_template("errors/feedback_thanks.html", title="Thank you", request_id=request_id, safe_mode=True)

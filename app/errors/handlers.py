@@ -75,6 +75,7 @@ def error_response(error: HTTPException, template: str | None = None, text: Erro
         response = jsonify(**body, request_id=current_request_id())
     else:
         template = template or TEMPLATES.get(code, "errors/error.html")
+        context.setdefault("show_reference", shows_reference(code))
         html = render_template(template, code=code, title=text.title, text=text, request_id=current_request_id(),
                                **context)  # fmt: skip
         response = current_app.make_response(html)
@@ -83,6 +84,19 @@ def error_response(error: HTTPException, template: str | None = None, text: Erro
         if header in KEPT_HEADERS:
             response.headers[header] = value
     return response
+
+
+def shows_reference(code: int) -> bool:
+    """Say whether the page shows its request id: where someone may write to the team, who must then find the
+    request in the log. The site failed (5xx); a limit shut them out (429: the log says which limit and why); or
+    what they sent arrived too slowly (408: their connection or the site's deadline, which only the log line, with
+    how much arrived in how long, can tell apart).
+
+    A page whose fix is in the reader's hands (a mistyped address, a button's address opened, an expired form)
+    shows none: a 32-character code there reads as a fault, and there is nothing in the log to find. The JSON
+    answers and the X-Request-ID header keep it always.
+    """
+    return code >= 500 or code in (408, 429)
 
 
 def retry_after_seconds(error: HTTPException) -> int | None:

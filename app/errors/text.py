@@ -14,13 +14,26 @@ from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-# A 405 on a page that only takes its button's POST, and the button that does it.
+from app.errors.session_menu import session_user_name
+
+# A 405 on a page that only takes its button's POST: the button that does it, as (someone logged in, a visitor)
+# sees the site. A visitor's menu has no Log out button, and a profile shows them no Follow button.
 BUTTON_HINTS = {
-    "auth.logout": "To log out, use the Log out button in the menu at the top of the page.",
-    "main.follow": "To follow someone, use the Follow button on their profile.",
-    "main.unfollow": "To stop following someone, use the Unfollow button on their profile.",
-    "feedback.send": "To tell us what happened, use the form on the page that showed the problem.",
+    "auth.logout": (
+        "To log out, use the Log out button in the menu at the top of the page.",
+        "You are not logged in, so there is nothing to log out of.",
+    ),
+    "main.follow": (
+        "To follow someone, use the Follow button on their profile.",
+        "To follow someone, log in, then use the Follow button on their profile.",
+    ),
+    "main.unfollow": (
+        "To stop following someone, use the Unfollow button on their profile.",
+        "To stop following someone, log in, then use the Unfollow button on their profile.",
+    ),
+    "feedback.send": ("To tell us what happened, use the form on the page that showed the problem.",) * 2,
 }
+ANY_BUTTON = "Go back to the page you came from and use its button."
 
 
 @dataclass(frozen=True)
@@ -89,11 +102,22 @@ def method_not_allowed(_retry_after):
             "Method not allowed", f"This address does not take {request.method}; the Allow header lists what it takes."
         )
     if request.method in ("GET", "HEAD"):
-        hint = BUTTON_HINTS.get(endpoint_taking_post(), "Go back to the page you came from and use its button.")
         return ErrorText(
-            "This page cannot be opened directly", "This address works only through a button on the site.", [hint]
+            "This page cannot be opened directly",
+            "This address works only through a button on the site.",
+            [button_hint()],
         )
     return ErrorText("This page cannot take what was sent", "This address does not take forms. Nothing was saved.")
+
+
+def button_hint() -> str:
+    """Point to the button that does what this address does, as the page's menu shows the site to whoever looks.
+
+    The router's 405 is rendered without loading the user (safe_mode), so the menu, and these words, go by
+    the name kept in the session.
+    """
+    logged_in, visitor = BUTTON_HINTS.get(endpoint_taking_post(), (ANY_BUTTON, ANY_BUTTON))
+    return logged_in if session_user_name() else visitor
 
 
 def endpoint_taking_post() -> str:
@@ -196,14 +220,16 @@ DATABASE_BUSY = ErrorText(
 
 
 def duration_in_words(seconds: int | None) -> str:
-    """Say a wait for a person: "54 seconds", "3 minutes", "2 hours"; "a few seconds" when unknown."""
+    """Say a wait for a person: "54 seconds", "3 minutes", "2 hours", "3 days"; "a few seconds" when unknown."""
     if not seconds or seconds <= 0:
         return "a few seconds"
     if seconds < 90:
         return plural(seconds, "second")
     if seconds < 90 * 60:
         return plural(math.ceil(seconds / 60), "minute")
-    return plural(math.ceil(seconds / 3600), "hour")
+    if seconds < 36 * 3600:
+        return plural(math.ceil(seconds / 3600), "hour")
+    return plural(round(seconds / 86400), "day")
 
 
 def plural(count: int, unit: str) -> str:

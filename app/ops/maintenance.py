@@ -11,7 +11,8 @@ A window that cannot be read (a file another account wrote, a folder the service
 shared store down) is logged once and taken as no window: the site keeps serving rather than answer 500.
 
 While a window is on, every page answers 503 with Retry-After as an HTTP date and a page that says when
-the site will be back; a form sent meanwhile gets what was typed shown back to copy. The health checks
+the site will be back, under a menu with no link (each would lead back to it); a form sent meanwhile gets
+what was typed shown back to copy. The health checks
 keep answering (the process is alive; /readyz still says whether the database is), and so do the static
 files the page uses.
 
@@ -194,21 +195,35 @@ def answer_during_maintenance():
     now = datetime.now(UTC)
     error = ServiceUnavailable(retry_after=window.retry_at(now))
     fields = typed_fields() if request.method == "POST" else []
+    # Planned work is no fault: nothing in the log to find, so the page shows no reference.
     return error_response(error, "errors/maintenance.html", maintenance_text(window, now), fields=fields,
-                          window=window, safe_mode=True)  # fmt: skip
+                          window=window, safe_mode=True, show_reference=False)  # fmt: skip
 
 
 def maintenance_text(window: Window, now: datetime) -> ErrorText:
-    back = f"{window.until:%H:%M} UTC on {window.until:%A %-d %B}"
+    """Say when the site is back, then the team's own words, then what became of a form sent meanwhile."""
     if window.until > now:
-        detail = f"We are doing planned work on Microblog. It will be back by {back}."
-        advice = [f"That is in {duration_in_words(int((window.until - now).total_seconds()))}."]
+        detail = f"We are doing planned work on Microblog. It will be back {back_in_words(window.until, now)}."
     else:
-        detail = f"We are doing planned work on Microblog. We expected to be back by {back}, and are nearly done."
-        advice = ["Please try again in a few minutes."]
+        expected = clock_in_words(window.until, now)
+        detail = (f"We are doing planned work on Microblog. We expected to be back by {expected} and are nearly "
+                  "done: please try again in a few minutes.")  # fmt: skip
+    advice = [window.message] if window.message else []
     if request.method == "POST":
-        advice.insert(0, "What you sent was not saved.")
+        advice.append("What you sent was not saved.")
     return ErrorText("Microblog is closed for planned work", detail, advice)
+
+
+def back_in_words(until: datetime, now: datetime) -> str:
+    """Say when the site is back as a person reads it, "in about 30 minutes (11:17 UTC)": the wait first, since
+    few readers live on UTC, and the time beside it for those who plan by the clock."""
+    return f"in about {duration_in_words(int((until - now).total_seconds()))} ({clock_in_words(until, now)})"
+
+
+def clock_in_words(moment: datetime, now: datetime) -> str:
+    """Say a time in UTC, naming the day when it is not today's: "11:17 UTC", "06:00 UTC on Tuesday 1 December"."""
+    moment, now = moment.astimezone(UTC), now.astimezone(UTC)
+    return f"{moment:%H:%M} UTC" if moment.date() == now.date() else f"{moment:%H:%M} UTC on {moment:%A %-d %B}"
 
 
 def team_may_pass(window: Window) -> bool:

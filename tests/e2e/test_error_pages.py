@@ -1,4 +1,4 @@
-"""Error pages as a person meets them: in the site's look, with a reference to quote."""
+"""Error pages as a person meets them: in the site's look, with a reference to quote where the team may need it."""
 
 import pytest
 from playwright.sync_api import expect
@@ -19,7 +19,8 @@ def test_an_unknown_page_is_a_404_in_the_site_look(visitor, page, watch, screens
     response = visitor.open("/no/such/page")
     assert response.status == 404
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
-    expect(page.get_by_text(f"Reference: {response.header_value('x-request-id')}")).to_be_visible()
+    expect(page.get_by_text("Reference:")).to_have_count(0)  # a mistyped address: nothing for the team to look up
+    expect(page.get_by_text(response.header_value("x-request-id"))).to_have_count(0)
     expect(page.get_by_role("link", name="Go home")).to_be_visible()
     assert_site_layout(page)
     screenshot("error-404")
@@ -60,6 +61,6 @@ def test_an_expired_form_is_a_400_page_that_keeps_the_typed_post(visitor, page, 
     expect(page.get_by_role("heading", name="This form has expired")).to_be_visible()
     # The label the form showed: the expired-form page shows each field as its form did.
     expect(page.get_by_label("Say something")).to_have_value("Typed before lunch, sent after.")
-    expect(page.get_by_text(f"Reference: {answer.value.header_value('x-request-id')}")).to_be_visible()
+    expect(page.get_by_text("Reference:")).to_have_count(0)  # the page itself puts it right
     assert_site_layout(page)
     screenshot("error-400-form-expired")

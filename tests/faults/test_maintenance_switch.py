@@ -55,7 +55,7 @@ def test_on_and_off_under_gunicorn(site, flask_maintenance):
     answer = Visitor(site.url).get("/explore", headers=HTML)
     assert answer.status == 503
     retry_at = parsedate_to_datetime(answer.header("Retry-After"))
-    assert f"It will be back by {retry_at:%H:%M} UTC" in page_text(answer.body)
+    assert f"It will be back in about 20 minutes ({retry_at:%H:%M} UTC" in page_text(answer.body)
     assert "New disks for the database." in page_text(answer.body)
     assert statuses(site, "/explore") == {503} and statuses(site, "/login") == {503}
     assert statuses(site, "/healthz") == {200} and statuses(site, "/readyz") == {200}

@@ -96,7 +96,7 @@ def test_nginx_request_id_reaches_the_page_the_log_and_the_alert(proxy, site, ma
 def assert_proxy_page(status: int, headers, body: str, code: int, heading: str) -> None:
     request_id = headers["X-Request-ID"]
     assert status == code and re.fullmatch(r"[0-9a-f]{32}", request_id)
-    assert f'<h1 class="display-4">{heading}</h1>' in body and '<nav class="navbar' in body
+    assert f'<h1 class="h3">{heading}</h1>' in body and '<nav class="navbar' in body
     assert f'Reference: <code class="request-id">{request_id}</code>' in body  # filled in by nginx's SSI
     assert "<script" not in body and "<link" not in body and "<style>" in body
 
