@@ -16,6 +16,14 @@ def test_home_sends_anonymous_visitors_to_login(client):
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
+def test_an_empty_home_timeline_points_to_explore(client, auth, make_user, make_post):
+    make_post(make_user(), "someone else's")
+    auth.login(make_user())
+    page = client.get("/").get_data(as_text=True)
+    assert 'Nothing here yet: find people to follow on <a href="/explore">Explore</a>.' in page
+    assert "No posts yet." not in page
+
+
 def test_posting_shows_the_post_on_home_and_explore(client, auth, make_user, app):
     user = make_user()
     auth.login(user)
