@@ -1,8 +1,9 @@
 """The microblog's pages: the timeline, explore, profiles, following; avatars and the site's icon."""
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import NotFound
 
 from app.database import is_transient
 from app.extensions import db, login
@@ -11,7 +12,7 @@ from app.main import post_lists
 from app.main.avatars import identicon_svg
 from app.main.posts import deletable_by, delete_own_post, own_post
 from app.models import Post, Profile, User, commit_unless_taken
-from app.rules import POST_MAX, USERNAME_TAKEN
+from app.rules import POST_MAX, USERNAME_MAX, USERNAME_TAKEN
 
 bp = Blueprint("main", __name__, cli_group=None)  # `flask seed` (app/main/cli.py) is a top-level command
 
@@ -100,11 +101,21 @@ def explore():
     )
 
 
+class NoSuchUser(NotFound):
+    """A profile, follow or unfollow of a name no account has: a 404 that names it."""
+
+    description = "There is no user with that name."
+
+    def __init__(self, username: str):
+        shown = username if len(username) <= USERNAME_MAX else username[:USERNAME_MAX] + "…"  # no name is longer
+        super().__init__(f"There is no user named {shown}.")  # escaped where it is shown, as any text
+
+
 def user_or_404(username: str) -> User:
     """Return the user with this name in any letter case, or answer 404."""
     person = User.by_username(username)
     if person is None:
-        abort(404)
+        raise NoSuchUser(username)
     return person
 
 
@@ -113,7 +124,7 @@ def user(username: str):
     viewer = viewer_id()
     person = Profile.of(username, viewer)
     if person is None:
-        abort(404)
+        raise NoSuchUser(username)
     page = posts_page(post_lists.by_user, person.id)
     return render_template(
         "user.html",
