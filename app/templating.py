@@ -60,6 +60,10 @@ class RenderedLists:
     times ("3 minutes ago"), so the key is that content: a new or deleted post, a changed name or a minute
     passing makes a new key, and nothing needs invalidating; an entry no longer asked for ages out. The page
     still runs its (lean) query; rendering the 25 posts was a sixth of a listing page's CPU.
+
+    The one part that depends on the viewer, the Delete link on their own posts (`deletable`, the ids), is in
+    the key too: a list with an author's links is kept for lists showing that author the same posts, never
+    served to anyone else; everyone without a post on the page shares one copy.
     """
 
     def __init__(self, size: int):
@@ -67,7 +71,7 @@ class RenderedLists:
         self.entries: OrderedDict[tuple, Markup] = OrderedDict()
         self.lock = threading.Lock()
 
-    def render(self, page, endpoint: str, endpoint_args: dict | None = None) -> Markup:
+    def render(self, page, endpoint: str, endpoint_args: dict | None = None, deletable=frozenset()) -> Markup:
         now = utc_now()
         shown = tuple(
             # The author is a frozen dataclass: equal, and hashed, by what the list shows of them.
@@ -75,14 +79,16 @@ class RenderedLists:
             for post in page.items
         )
         where = (request.script_root, endpoint, tuple(sorted((endpoint_args or {}).items())))
-        key = (*where, page.number, page.has_next, shown)
+        key = (*where, page.number, page.has_next, shown, deletable)
         with self.lock:
             html = self.entries.get(key)
             if html is not None:
                 self.entries.move_to_end(key)
                 return html
         html = Markup(
-            render_template("_posts.html", page=page, now=now, endpoint=endpoint, endpoint_args=endpoint_args)
+            render_template(
+                "_posts.html", page=page, now=now, endpoint=endpoint, endpoint_args=endpoint_args, deletable=deletable
+            )  # fmt: skip
         )
         with self.lock:
             self.entries[key] = html

@@ -11,9 +11,30 @@ from app.extensions import db
 from app.models import Post, utcnow
 
 
-def test_home_sends_anonymous_visitors_to_login(client):
+def test_a_visitors_first_page_says_what_microblog_is(client, app):
     response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/welcome"
+    page = client.get("/welcome").get_data(as_text=True)
+    assert "Microblog is a small place to post short notes and follow people" in page
+    assert 'href="/login"' in page and 'href="/register"' in page and 'href="/explore"' in page
+    response = client.post("/", data={"post": "hello"})  # a post sent without a login: the login page
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Post.id))) == 0
+
+
+def test_the_welcome_page_sends_a_logged_in_user_home(client, auth, make_user):
+    auth.login(make_user())
+    response = client.get("/welcome")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_an_empty_home_timeline_points_to_explore(client, auth, make_user, make_post):
+    make_post(make_user(), "someone else's")
+    auth.login(make_user())
+    page = client.get("/").get_data(as_text=True)
+    assert 'Nothing here yet: find people to follow on <a href="/explore">Explore</a>.' in page
+    assert "No posts yet." not in page
 
 
 def test_posting_shows_the_post_on_home_and_explore(client, auth, make_user, app):

@@ -39,6 +39,19 @@ def test_unknown_user_and_page_past_the_end_are_404(client, make_user):
     assert client.get(f"/user/{user.username}?page=2").status_code == 404
 
 
+def test_a_missing_user_is_a_404_that_names_them_in_plain_words(client, auth, make_user):
+    response = client.get("/user/nobody")
+    assert response.status_code == 404 and "There is no user named nobody." in response.get_data(as_text=True)
+    page = client.get("/user/<b>bold").get_data(as_text=True)
+    assert "There is no user named &lt;b&gt;bold." in page and "<b>bold" not in page
+    page = client.get("/user/" + "a" * 5000).get_data(as_text=True)  # no name is longer than 64: not all of it
+    assert "There is no user named " + "a" * 64 + "…." in page and "a" * 65 not in page
+    answer = client.get("/user/nobody", headers={"Accept": "application/json"}).get_json()
+    assert answer["detail"] == "There is no user named nobody."
+    auth.login(make_user())
+    assert "There is no user named nobody." in client.post("/follow/nobody").get_data(as_text=True)
+
+
 def test_follow_and_unfollow(client, auth, make_user):
     me, other = make_user(), make_user()
     auth.login(me)

@@ -10,11 +10,11 @@ from app.api.schemas import NewPost, PageQuery, PostLinks, PostOut, PostPage
 from app.api.users import user_or_404
 from app.extensions import db
 from app.main import post_lists
+from app.main.posts import LARGEST_ID, delete_own_post
 from app.models import Post
 
 bp = Blueprint("posts", __name__)
 POST_ID = "<int:post_id>"
-LARGEST_ID = 2**31 - 1  # ids past a 32-bit integer cannot exist: a 404, not a database error
 LIST_ANSWERS = {"errors": (404,), "HTTP_200": PostPage}
 LIST_DOC = {"query": PageQuery, "before": query_errors, "tags": ["posts"]}
 
@@ -114,9 +114,5 @@ def get_post(post_id: int):
 @spec.validate(resp=responses(errors=(401, 403, 404), HTTP_204=None), security=BEARER, tags=["posts"])
 def delete_post(post_id: int):
     """Delete one of your own posts; someone else's is a 403."""
-    post = post_or_404(post_id)
-    if post.user_id != current_api_user().id:
-        raise ApiError(403, "You can delete only your own posts.")
-    db.session.delete(post)
-    db.session.commit()
+    delete_own_post(post_id, current_api_user())  # the site's Delete button goes through the same rule
     return no_content()

@@ -61,10 +61,14 @@ def error_text(error: HTTPException, retry_after: int | None = None) -> ErrorTex
 
 
 def own_description(error: HTTPException) -> str | None:
-    """Return the plain words an error class of this app brings (app/ops/deadline.py's TookTooLong, say), else None."""
+    """Return the plain words an error class of this app brings (app/ops/deadline.py's TookTooLong, say), else None.
+
+    The instance's words, which are the class's unless this app's code gave its own when raising it (the name of
+    a user who does not exist); never those of Werkzeug's own errors, which can carry exception text.
+    """
     for klass in type(error).__mro__:
         if klass.__module__.startswith("app.") and "description" in vars(klass):
-            return klass.description
+            return error.description
     return None
 
 

@@ -66,6 +66,7 @@ def fail_form(page: Page, button: str) -> None:
 
 
 VISITOR_PAGES = {
+    "welcome": ("/welcome", None),
     "login": ("/login", None),
     "login-with-errors": ("/login", "Sign in"),
     "register": ("/register", None),
