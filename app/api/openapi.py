@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, request
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 from werkzeug.exceptions import BadRequest
 
-from app.api.errors import ApiError
+from app.api.errors import BASIC_CHALLENGE, BEARER_CHALLENGE, ApiError
 from app.api.schemas import Problem, ValidationProblem
 from app.errors.problem_details import MEDIA_TYPE
 
@@ -54,10 +54,13 @@ WITH_BODY = (400, 413, 415)  # operations that read a JSON body (422 is added by
 OPTIONAL_HEADERS = ("Link", "Location")  # only lists have a Link; a new token has no URL of its own
 HEADERS = {
     201: {"Location": "The new user's or post's URL."},
-    401: {"WWW-Authenticate": 'Always `Bearer realm="microblog"`: never a Basic challenge, so no browser login box.'},
     405: {"Allow": "The methods this address takes."},
     429: {"Retry-After": "Seconds to wait before sending again."},
     503: {"Retry-After": "Seconds to wait before sending again."},
+}
+CHALLENGES = {  # a 401's WWW-Authenticate, by the scheme its operation reads
+    "basic": f"`{BASIC_CHALLENGE}`: send your username and password with HTTP Basic.",
+    "bearer": f'`{BEARER_CHALLENGE}`, with `error="invalid_token"` when the token is wrong, expired or revoked.',
 }
 
 
@@ -130,15 +133,18 @@ def openapi_document() -> dict:
     document = copy.deepcopy(spec.spec)
     for path_item in document["paths"].values():
         for operation in path_item.values():
+            schemes = [scheme for requirement in operation.get("security", []) for scheme in requirement]
             for code, answer in operation["responses"].items():
-                describe_answer(int(code), answer)
+                describe_answer(int(code), answer, schemes)
     return document
 
 
-def describe_answer(code: int, answer: dict) -> None:
+def describe_answer(code: int, answer: dict, schemes: list[str]) -> None:
     if code >= 400 and "content" in answer:
         answer["content"] = {MEDIA_TYPE: answer["content"]["application/json"]}
     headers = {**HEADERS.get(code, {}), **({"Link": "Next and previous pages."} if code == 200 else {})}
+    if code == 401:
+        headers["WWW-Authenticate"] = " ".join(CHALLENGES[scheme] for scheme in schemes)
     if headers:
         answer["headers"] = {
             name: {"description": text, "schema": {"type": "string"}, "required": name not in OPTIONAL_HEADERS}

@@ -39,3 +39,16 @@ def test_every_error_is_documented_as_problem_json_with_its_headers(client):
             if "security" in operation and operation["security"] == [{"bearer": []}]:
                 assert answers["401"]["headers"]["WWW-Authenticate"]["required"] is True
             assert answers["429"]["headers"]["Retry-After"]["required"] is True
+
+
+def test_each_401_documents_the_challenge_of_its_own_scheme(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    challenges = {
+        (method.upper(), path): operation["responses"]["401"]["headers"]["WWW-Authenticate"]["description"]
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if "401" in operation["responses"]
+    }
+    assert challenges.pop(("POST", "/api/tokens")).startswith('`Basic realm="microblog", charset="UTF-8"`')
+    assert len(challenges) == 7  # every operation that takes a bearer token
+    assert all(text.startswith('`Bearer realm="microblog"`') for text in challenges.values()), challenges
