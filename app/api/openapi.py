@@ -7,16 +7,18 @@ error responses are documented as `application/problem+json` with the headers a 
 """
 
 import copy
+import json
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, request, url_for
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 from werkzeug.exceptions import BadRequest
 
 from app.api.errors import BASIC_CHALLENGE, BEARER_CHALLENGE, ApiError
 from app.api.schemas import Problem, ValidationProblem
 from app.errors.problem_details import MEDIA_TYPE
+from app.templating import site_url_for
 
 
 class ResponseMismatch(RuntimeError):
@@ -124,19 +126,31 @@ def json_body(view: Callable) -> Callable:
 
 @bp.route("/openapi.json")
 def document():
-    """Serve the OpenAPI 3.1 document."""
-    return current_app.json.response(openapi_document())
+    """Serve the OpenAPI 3.1 document, indented and in its own order (openapi, info, servers, paths...) for a
+    person who opens it, in UTF-8 as JSON is (no escaped letters)."""
+    text = json.dumps(openapi_document(), indent=2, ensure_ascii=False)
+    return current_app.response_class(text + "\n", mimetype="application/json")
 
 
 def openapi_document() -> dict:
-    """Return spectree's document with problem+json error bodies and the headers each status carries."""
+    """Return spectree's document with the site as its server, problem+json error bodies and the headers each
+    status carries."""
     document = copy.deepcopy(spec.spec)
+    document = {"openapi": document.pop("openapi"), "info": document.pop("info"), "servers": servers(), **document}
     for path_item in document["paths"].values():
         for operation in path_item.values():
             schemes = [scheme for requirement in operation.get("security", []) for scheme in requirement]
             for code, answer in operation["responses"].items():
                 describe_answer(int(code), answer, schemes)
     return document
+
+
+def servers() -> list[dict]:
+    """Return the one server, the site itself: on SITE_URL as every absolute link the site gives (site_url_for),
+    else the address the request came to. The document's paths start with /api/, so the server is the site's
+    root (SITE_URL's path included)."""
+    path = url_for("api.openapi.document", _external=False).removeprefix(request.script_root)
+    return [{"url": site_url_for("api.openapi.document").removesuffix(path), "description": "This site"}]
 
 
 def describe_answer(code: int, answer: dict, schemes: list[str]) -> None:

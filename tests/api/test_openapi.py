@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 import schemathesis
 
 UNDOCUMENTED = {"/api/openapi.json", "/api/problems/<slug>"}  # the document itself and the problem pages (HTML)
@@ -52,3 +53,23 @@ def test_each_401_documents_the_challenge_of_its_own_scheme(client):
     assert challenges.pop(("POST", "/api/tokens")).startswith('`Basic realm="microblog", charset="UTF-8"`')
     assert len(challenges) == 7  # every operation that takes a bearer token
     assert all(text.startswith('`Bearer realm="microblog"`') for text in challenges.values()), challenges
+
+
+SITE = {"SITE_URL": "https://microblog.example.org/blog", "TRUSTED_HOSTS": ["10.0.0.5"]}
+
+
+@pytest.mark.parametrize("config_overrides", [SITE])
+def test_the_server_is_the_site_url_never_the_host_the_request_named(client):
+    document = client.get("/api/openapi.json", base_url="http://10.0.0.5/blog").get_json()
+    assert [server["url"] for server in document["servers"]] == ["https://microblog.example.org/blog"]
+
+
+@pytest.mark.parametrize("config_overrides", [{"SITE_URL": ""}])
+def test_without_a_site_url_the_server_is_the_address_the_request_came_to(client):
+    document = client.get("/api/openapi.json", base_url="http://127.0.0.1:5077").get_json()
+    assert [server["url"] for server in document["servers"]] == ["http://127.0.0.1:5077"]
+
+
+def test_the_document_reads_top_down_indented_for_a_person(client):
+    text = client.get("/api/openapi.json").get_data(as_text=True)
+    assert text.startswith('{\n  "openapi": "3.1.0",\n  "info": {')
