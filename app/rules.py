@@ -28,6 +28,9 @@ USERNAME_PATTERN = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
+FILL_IN = "Please fill this in."  # an empty field on a form, a field left out of an API request
+# A field the API reads as text sent as a number, a list, an object, true or false, or null where null means nothing.
+NOT_TEXT = "Send this as text: a JSON string, in quotes."
 USERNAME_LETTERS = "Use the letters A–Z and a–z, digits, dots, dashes and underscores only."
 USERNAME_TAKEN = "This username is taken. Please choose another one."
 EMAIL_WRONG = "Enter an email address like name@example.com."
@@ -69,7 +72,7 @@ def username_key(name: str) -> str:
 def check_length(text: str, most: int, least: int = 1) -> str:
     """Return `text` if it has from `least` to `most` characters and can be stored (no lone surrogate)."""
     if not text and least:
-        raise RuleBroken("Please fill this in.")
+        raise RuleBroken(FILL_IN)
     if len(text) > most and least <= 1:
         raise RuleBroken(f"Use {most} characters or fewer (this has {len(text)}).")
     if not least <= len(text) <= most:

@@ -15,9 +15,11 @@ from flask import Blueprint, current_app, request, url_for
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 from werkzeug.exceptions import BadRequest
 
+from app import rules
 from app.api.errors import BASIC_CHALLENGE, BEARER_CHALLENGE, ApiError
 from app.api.schemas import Problem, ValidationProblem
 from app.errors.problem_details import MEDIA_TYPE
+from app.main.pagination import MAX_OFFSET
 from app.templating import site_url_for
 
 
@@ -79,15 +81,34 @@ def no_content() -> tuple[str, int]:
 
 
 def validation_problem(error, where: str):
-    """Turn a pydantic error into a 422 whose `errors` point at each wrong field."""
+    """Turn a pydantic error into a 422 whose `errors` point at each wrong field, in plain words."""
     details = []
     for item in error.errors(include_context=False, include_url=False, include_input=False):
         location = [str(part) for part in item["loc"]]
         if where == "body":
-            details.append({"pointer": json_pointer(location), "detail": item["msg"]})
+            details.append({"pointer": json_pointer(location), "detail": plain_words(item)})
         else:
-            details.append({"parameter": ".".join(location), "detail": item["msg"]})
+            details.append({"parameter": ".".join(location), "detail": plain_words(item)})
     return ApiError(422, f"The {where} has {len(details)} invalid field(s); see errors.", {"errors": details})
+
+
+# What pydantic finds wrong before a rule of app/rules.py sees the value, in the words of the site's forms
+# rather than the validator's ("Field required", "Input should be a valid string").
+PLAIN_WORDS = {
+    "missing": rules.FILL_IN,
+    "string_type": rules.NOT_TEXT,
+    "extra_forbidden": "This operation takes no field by this name: leave it out.",
+}
+PAGE_NUMBER = f"Give the page as a whole number from 1 to {MAX_OFFSET}."  # the one number a request sends
+
+
+def plain_words(item: dict) -> str:
+    """Return what to tell the client of one wrong field: a rule's own sentence, else the site's words for it."""
+    if item["type"] == "rule":
+        return item["msg"]
+    if item["loc"] == ("page",):
+        return PAGE_NUMBER
+    return PLAIN_WORDS.get(item["type"], item["msg"])
 
 
 def json_pointer(parts: list[str]) -> str:
