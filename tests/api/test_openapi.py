@@ -2,8 +2,12 @@
 
 import re
 
+import jsonschema_rs
+import pydantic
 import pytest
 import schemathesis
+
+from app.api import schemas
 
 UNDOCUMENTED = {"/api/openapi.json", "/api/problems/<slug>"}  # the document itself and the problem pages (HTML)
 
@@ -73,3 +77,39 @@ def test_without_a_site_url_the_server_is_the_address_the_request_came_to(client
 def test_the_document_reads_top_down_indented_for_a_person(client):
     text = client.get("/api/openapi.json").get_data(as_text=True)
     assert text.startswith('{\n  "openapi": "3.1.0",\n  "info": {')
+
+
+# Values at the edges of each rule: the document must allow exactly those the rule takes.
+EDGES = {
+    "NewUser": {
+        "email": ["ann@example.com", "p@8g1h.test", "P@X.TEST", "a@b.local", "a@localhost.com", "a@onion.io", "nope"],
+        "username": ["ann", "a b", "ａｎｎ", "x" * 64, "x" * 65, ""],
+        "about_me": ["tab\tand\nline", "nul\x00", "esc\x1b", "x" * 140, "x" * 141],
+    },
+    "ProfileChange": {"display_name": ["Ann", "Ann\n", "\tAnn", " " * 50, " " * 51, "\u202eevil", "Алёна", "x" * 51]},
+    "NewPost": {"body": ["hi", "", "x" * 280, "x" * 281, "bell\x07"]},
+}
+
+
+def field_cases():
+    for model, fields in EDGES.items():
+        for field, values in fields.items():
+            for value in values:
+                yield pytest.param(model, field, value, id=f"{model}.{field}={value[:10]!r}")
+
+
+@pytest.mark.parametrize(("model", "field", "value"), list(field_cases()))
+def test_the_document_allows_exactly_what_the_rules_take(client, model, field, value):
+    components = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    field_schema = components[model]["properties"][field]
+    documented = jsonschema_rs.validator_for(field_schema, validate_formats=True).is_valid(value)
+    try:
+        getattr(schemas, model).model_validate({**REQUIRED[model], field: value})
+        taken = True
+    except pydantic.ValidationError:
+        taken = False
+    assert documented == taken, f"the document {'allows' if documented else 'forbids'} {value!r}; the rule does not"
+
+
+REQUIRED = {"NewUser": {"username": "ann", "email": "ann@example.com", "password": "long enough"}, "ProfileChange": {},
+            "NewPost": {}}  # fmt: skip
