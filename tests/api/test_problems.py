@@ -110,7 +110,7 @@ def test_every_problem_type_is_a_page_we_serve(client):
 
 def sample_path(rule: Rule) -> str:
     """Fill a rule's variables with values that name nothing (a missing user, post or problem)."""
-    values = {"username": "nobody", "post_id": "999999", "slug": "no-such-problem"}
+    values = {"username": "nobody", "post_id": "999999", "slug": "no-such-problem", "asset": "no-such-file.js"}
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda match: values[match.group(1)], rule.rule)
 
 
