@@ -23,6 +23,7 @@ ASSETS = {
     "reference.js": OURS,
 }
 SWAGGER_UI_VERSION = version("flask-swagger-ui")  # Swagger UI's own, which the package's number follows
+YEAR = 365 * 24 * 3600
 
 
 @bp.route("/docs")
@@ -33,7 +34,8 @@ def page():
 
 @bp.route("/docs/<asset>")
 def asset(asset: str):
-    """Serve one of the page's scripts and stylesheets."""
+    """Serve one of the page's scripts and stylesheets. Swagger UI's are asked for with its version in the URL
+    (the template's `v`), so a browser may keep them a year; ours are checked again each time."""
     if asset not in ASSETS:
         abort(404)
-    return send_from_directory(ASSETS[asset], asset)
+    return send_from_directory(ASSETS[asset], asset, max_age=YEAR if ASSETS[asset] == SWAGGER_UI else None)

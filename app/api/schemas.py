@@ -29,6 +29,11 @@ def text(most: int, least: int = 0, **schema) -> WithJsonSchema:
     return WithJsonSchema({"type": "string", "maxLength": most, **({"minLength": least} if least else {}), **schema})
 
 
+def as_json_schema(pattern: re.Pattern) -> str:
+    """Return a rule's whole-text pattern (\\A...\\Z) as a JSON Schema pattern (^...$)."""
+    return "^" + pattern.pattern.removeprefix(r"\A").removesuffix(r"\Z") + "$"
+
+
 def none_of(*classes: re.Pattern) -> str:
     """Return the pattern of a text holding no character of these rules' classes ("[...]" of single characters and
     ranges), each written as \\uXXXX so that the document shows no raw control character."""
@@ -47,7 +52,7 @@ TEXT_WORDS = "No control character (such as NUL or ESC) but tab and line breaks.
 Username = Annotated[
     str,
     rule(rules.check_username),
-    text(rules.USERNAME_MAX, 1, pattern=r"^[A-Za-z0-9_.\-]+$", description=rules.USERNAME_LETTERS),
+    text(rules.USERNAME_MAX, 1, pattern=as_json_schema(rules.USERNAME_PATTERN), description=rules.USERNAME_LETTERS),
 ]
 Email = Annotated[
     str,

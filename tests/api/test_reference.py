@@ -1,6 +1,7 @@
 """The API reference page, /api/docs: Swagger UI from an installed package, on the site's own page and policy."""
 
 import re
+from importlib.metadata import version
 
 from tests.api.conftest import assert_problem
 
@@ -25,10 +26,13 @@ def test_the_page_names_the_document_swagger_ui_reads(client):
     assert 'data-document="/api/openapi.json"' in page
 
 
-def test_swagger_ui_comes_from_the_installed_package(client):
+def test_swagger_ui_comes_from_the_installed_package_kept_a_year_by_its_version(client):
+    page = client.get("/api/docs").get_data(as_text=True)
+    assert f'src="/api/docs/swagger-ui-bundle.js?v={version("flask-swagger-ui")}"' in page
     with client.get("/api/docs/swagger-ui-bundle.js") as bundle:
         assert bundle.status_code == 200 and b"SwaggerUIBundle" in bundle.data
         assert bundle.mimetype in {"text/javascript", "application/javascript"}
+        assert bundle.cache_control.max_age == 365 * 24 * 3600
 
 
 def test_only_the_pages_own_files_are_served(client):
