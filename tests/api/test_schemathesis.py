@@ -20,6 +20,7 @@ from schemathesis.checks import load_all_checks
 
 from app import create_app
 from app.api.openapi import openapi_document
+from config import TestConfig
 from tests.api.conftest import add_user_with_token, basic, bearer, gunicorn_env, served_database
 from tests.support.servers import gunicorn
 
@@ -55,7 +56,9 @@ def live(tmp_path_factory):
     many = "100000 per minute"
     limits = {name: many for name in ("API_RATE_LIMIT", "ACCOUNT_RATE_LIMIT", "LOGIN_ATTEMPT_LIMIT",
                                       "LOGIN_ACCOUNT_FAILURE_LIMIT", "LOGIN_ADDRESS_FAILURE_LIMIT")}  # fmt: skip
-    env = gunicorn_env(url, folder, **limits)
+    # Every POST /api/tokens checks a password, and the check of ignored auth sends each again with wrong ones:
+    # the suite's one-iteration hash (tests/conftest.py) keeps that from being most of the run.
+    env = gunicorn_env(url, folder, **limits, PASSWORD_HASH_METHOD=TestConfig.PASSWORD_HASH_METHOD)
     with served_database(folder, url) as app, gunicorn(folder, env) as server:
         username = "fuzz" + uuid.uuid4().hex[:8]
         yield LiveApi(server.url, add_user_with_token(app, username), username), server
