@@ -3,7 +3,8 @@
 Every check schemathesis has runs on every answer (`--checks all`): no 5xx; a documented status code,
 content type, body and headers; a request the document allows is taken (not a 400 or 422) and one it forbids
 is refused, so the document says exactly what the rules of app/rules.py accept; an operation that needs a
-token or a password refuses a request without one.
+token or a password refuses a request without one. One check of ours: every 422 says what is wrong in the
+site's plain words, never the validator's.
 """
 
 import uuid
@@ -22,10 +23,20 @@ from app import create_app
 from app.api.openapi import openapi_document
 from config import TestConfig
 from tests.api.conftest import add_user_with_token, basic, bearer, gunicorn_env, served_database
+from tests.api.test_validation_words import VALIDATOR_WORDS
 from tests.support.servers import gunicorn
 
 load_all_checks()
-CHECKS = REGISTERED_CHECKS.get_all()  # `--checks all`
+
+
+def plain_words_in_every_422(_ctx, response, _case) -> None:
+    """Fail on a 422 whose `detail` for a field is the validator's own text ("Input should be...")."""
+    if response.status_code == 422:
+        details = [error["detail"] for error in response.json().get("errors", [])]
+        assert [detail for detail in details if VALIDATOR_WORDS.search(detail)] == [], details
+
+
+CHECKS = [*REGISTERED_CHECKS.get_all(), plain_words_in_every_422]  # `--checks all`, and ours
 # Keeps the whole run near a minute on two cores: 13 operations, positive and negative data.
 EXAMPLES_PER_OPERATION = 60
 
