@@ -22,8 +22,7 @@ from schemathesis.checks import load_all_checks
 from app import create_app
 from app.api.openapi import openapi_document
 from config import TestConfig
-from tests.api.conftest import add_user_with_token, basic, bearer, gunicorn_env, served_database
-from tests.api.test_validation_words import VALIDATOR_WORDS
+from tests.api.conftest import VALIDATOR_WORDS, add_user_with_token, basic, bearer, gunicorn_env, served_database
 from tests.support.servers import gunicorn
 
 load_all_checks()
