@@ -59,8 +59,12 @@ e2e: tools $(VENV)/.dev  ## only the browser tests (tests/e2e: Chromium, nginx, 
 bench: $(VENV)/.dev  ## load benchmark: gunicorn + SQLite under wrk (or Python), prints the table; BENCH_ARGS=--help
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-mailserver: $(VENV)/.dev  ## a local SMTP server on localhost:8025 that prints every mail (run the app with MAIL_SERVER=localhost MAIL_PORT=8025)
-	$(BIN)/python -m aiosmtpd -n -l localhost:8025 -c aiosmtpd.handlers.Debugging
+# dev_mail.PrintMail rather than aiosmtpd's Debugging handler, which prints the quoted-printable text as sent:
+# a link copied from there is broken.
+MAILSERVER_PORT ?= 8025
+mailserver: $(VENV)/.dev  ## a local SMTP server on localhost:8025 that prints every mail as a person reads it (run the app with MAIL_SERVER=localhost MAIL_PORT=8025)
+	@echo "Each mail sent to localhost:$(MAILSERVER_PORT) is printed here (MAIL_SERVER=localhost MAIL_PORT=$(MAILSERVER_PORT)); Ctrl-C stops."
+	$(BIN)/python -m aiosmtpd -n -l localhost:$(MAILSERVER_PORT) -c dev_mail.PrintMail
 
 lint: $(VENV)/.dev  ## ruff check
 	$(BIN)/ruff check .

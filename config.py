@@ -1,10 +1,12 @@
 """Settings read from the environment (a `.env` file is loaded through python-dotenv)."""
 
+import ipaddress
 import os
 import re
 import socket
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -201,6 +203,24 @@ def settle(config) -> None:
     # One prefix keeps all of a site's keys apart from another's on the same Redis.
     config["ALERT_STATE_PREFIX"] = config.get("ALERT_STATE_PREFIX") or prefix + "alerts:"
     config["RATELIMIT_KEY_PREFIX"] = config.get("RATELIMIT_KEY_PREFIX") or prefix.rstrip(":")
+    config["MAIL_DEFAULT_SENDER"] = config.get("MAIL_DEFAULT_SENDER") or default_sender(config)
+
+
+def default_sender(config) -> str:
+    """Return no-reply at the site's own host name (SITE_URL's), the name its mails link to; without one, or when
+    it is an address (an IP is no mail domain), at this machine's name."""
+    host = urlsplit(config.get("SITE_URL") or "").hostname
+    if not host or is_address(host):
+        host = config.get("HOST_NAME") or socket.gethostname()
+    return f"no-reply@{host}"
+
+
+def is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class TestConfig(Config):

@@ -28,9 +28,19 @@ USERNAME_PATTERN = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
+FILL_IN = "Please fill this in."  # an empty field on a form, a field left out of an API request
+# A field the API reads as text sent as a number, a list, an object, true or false, or null where null means nothing.
+NOT_TEXT = "Send this as text: a JSON string, in quotes."
 USERNAME_LETTERS = "Use the letters A–Z and a–z, digits, dots, dashes and underscores only."
 USERNAME_TAKEN = "This username is taken. Please choose another one."
 EMAIL_WRONG = "Enter an email address like name@example.com."
+# The names no mail is delivered under (RFC 6761's .test, .invalid and .localhost, mDNS's .local, Tor's .onion,
+# .arpa): email_validator refuses them even without a DNS lookup, and the site would mail such an address in vain.
+RESERVED_DOMAINS = tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+EMAIL_UNREACHABLE = (
+    "No mail can reach this address: names such as .test, .local and .invalid are kept for tests and local "
+    "networks. Enter an address where you read your mail."
+)
 # The characters that turn the direction of the text around them (U+202A-U+202E, U+2066-U+2069): in a name they
 # make "Eve" read as someone else's, or reverse the words that follow it on the page.
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
@@ -69,7 +79,7 @@ def username_key(name: str) -> str:
 def check_length(text: str, most: int, least: int = 1) -> str:
     """Return `text` if it has from `least` to `most` characters and can be stored (no lone surrogate)."""
     if not text and least:
-        raise RuleBroken("Please fill this in.")
+        raise RuleBroken(FILL_IN)
     if len(text) > most and least <= 1:
         raise RuleBroken(f"Use {most} characters or fewer (this has {len(text)}).")
     if not least <= len(text) <= most:
@@ -102,8 +112,14 @@ def check_email(email: str) -> str:
     try:
         email_validator.validate_email(email, check_deliverability=False)
     except email_validator.EmailNotValidError:
-        raise RuleBroken(EMAIL_WRONG) from None
+        raise RuleBroken(EMAIL_UNREACHABLE if under_reserved_name(email) else EMAIL_WRONG) from None
     return email
+
+
+def under_reserved_name(email: str) -> bool:
+    """Tell whether an address's domain is one of RESERVED_DOMAINS or under one ("p@8g1h.test")."""
+    domain = email.rpartition("@")[2]
+    return any(domain == name or domain.endswith("." + name) for name in RESERVED_DOMAINS)
 
 
 def check_password(password: str) -> str:
@@ -120,11 +136,15 @@ def check_text(text: str, most: int, least: int = 0) -> str:
 
 def check_display_name(name: str) -> str | None:
     """Return the name a person shows beside their handle, in any script, as it is stored (NFC, trimmed), or None
-    for none; or say why it cannot be one. The handle (username) stays ASCII: it is what links and mentions use."""
-    name = unicodedata.normalize("NFC", name.strip())
+    for none; or say why it cannot be one. The handle (username) stays ASCII: it is what links and mentions use.
+
+    The name is checked as sent before it is trimmed (a line break at its end is refused, not trimmed away; 51
+    characters are too many even when some are spaces), so that what the API's document says of it holds exactly;
+    a form's field takes no line break and at most 50 characters anyway."""
     if CONTROL.search(name) or BIDI_CONTROLS.search(name):
         raise RuleBroken("A display name is one line of visible text: no control or direction characters.")
-    return check_length(name, DISPLAY_NAME_MAX, 0) or None
+    check_length(name, DISPLAY_NAME_MAX, 0)
+    return check_length(unicodedata.normalize("NFC", name.strip()), DISPLAY_NAME_MAX, 0) or None
 
 
 def without_control_characters(text: str) -> str:

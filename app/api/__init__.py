@@ -8,6 +8,7 @@ token; it is rate limited per bearer token (per address without one).
     schemas.py, openapi.py          pydantic models: request validation and the OpenAPI document
     errors.py                       ApiError, answered as problem details (app/errors/problem_details.py)
     problems.py                     the page each problem type's URL points to
+    reference.py                    /api/docs, the API reference (Swagger UI, served from a package)
 
 It imports the base layer, app/auth/ and app/main/ (their services: limits, the lists of posts),
 app/errors/ and app/observability/; nothing imports it but create_app.
@@ -15,7 +16,7 @@ app/errors/ and app/observability/; nothing imports it but create_app.
 
 from flask import Blueprint, Response, current_app, request
 
-from app.api import errors, openapi, posts, problems, tokens, users
+from app.api import errors, openapi, posts, problems, reference, tokens, users
 from app.api.auth import rate_limit_key
 from app.auth.limits import log_refused_request
 from app.errors.handlers import leave_user_unloaded
@@ -23,7 +24,7 @@ from app.extensions import csrf, limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 errors.register_error_handlers(bp)
-for part in (tokens.bp, users.bp, posts.bp, problems.bp, openapi.bp):
+for part in (tokens.bp, users.bp, posts.bp, problems.bp, openapi.bp, reference.bp):
     bp.register_blueprint(part)
     csrf.exempt(part)  # Flask-WTF looks up the request's own (nested) blueprint, so each is exempted
 

@@ -6,7 +6,7 @@ from functools import wraps
 from flask import g, request
 from flask_limiter.util import get_remote_address
 
-from app.api.errors import unauthorized
+from app.api.errors import password_refused, unauthorized
 from app.auth import accounts
 from app.models import Token, User
 
@@ -52,10 +52,10 @@ def basic_auth_user() -> User:
     """
     credentials = request.authorization
     if credentials is None or credentials.type != "basic":
-        raise unauthorized("Send your username and password with HTTP Basic to get a token.")
+        raise password_refused("Send your username and password with HTTP Basic to get a token.")
     user = accounts.log_in(credentials.username or "", credentials.password or "")
     if user is None:
-        raise unauthorized("The username or password is wrong.")
+        raise password_refused("The username or password is wrong.")
     return user
 
 

@@ -11,7 +11,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.database import is_transient, log_unavailable, rollback_quietly
 from app.errors.problem_details import problem
 
+# Each 401 names the scheme its operation reads (RFC 9110): a bearer token (RFC 6750) everywhere but
+# POST /api/tokens, which reads a password by HTTP Basic, decoded as UTF-8 (RFC 7617).
 BEARER_CHALLENGE = 'Bearer realm="microblog"'
+BASIC_CHALLENGE = 'Basic realm="microblog", charset="UTF-8"'
 
 
 class ApiError(Exception):
@@ -26,9 +29,14 @@ class ApiError(Exception):
 
 
 def unauthorized(detail: str, invalid_token: bool = False) -> ApiError:
-    """Return the 401 whose challenge is Bearer, so a browser never pops up a login box."""
+    """Return the 401 of an operation that takes a bearer token."""
     challenge = BEARER_CHALLENGE + (', error="invalid_token"' if invalid_token else "")
     return ApiError(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+def password_refused(detail: str) -> ApiError:
+    """Return the 401 of the operation that takes a username and password (HTTP Basic)."""
+    return ApiError(401, detail, headers={"WWW-Authenticate": BASIC_CHALLENGE})
 
 
 def register_error_handlers(bp: Blueprint) -> None:

@@ -7,16 +7,20 @@ error responses are documented as `application/problem+json` with the headers a 
 """
 
 import copy
+import json
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, request, url_for
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 from werkzeug.exceptions import BadRequest
 
-from app.api.errors import ApiError
+from app import rules
+from app.api.errors import BASIC_CHALLENGE, BEARER_CHALLENGE, ApiError
 from app.api.schemas import Problem, ValidationProblem
 from app.errors.problem_details import MEDIA_TYPE
+from app.main.pagination import MAX_OFFSET
+from app.templating import site_url_for
 
 
 class ResponseMismatch(RuntimeError):
@@ -54,10 +58,13 @@ WITH_BODY = (400, 413, 415)  # operations that read a JSON body (422 is added by
 OPTIONAL_HEADERS = ("Link", "Location")  # only lists have a Link; a new token has no URL of its own
 HEADERS = {
     201: {"Location": "The new user's or post's URL."},
-    401: {"WWW-Authenticate": 'Always `Bearer realm="microblog"`: never a Basic challenge, so no browser login box.'},
     405: {"Allow": "The methods this address takes."},
     429: {"Retry-After": "Seconds to wait before sending again."},
     503: {"Retry-After": "Seconds to wait before sending again."},
+}
+CHALLENGES = {  # a 401's WWW-Authenticate, by the scheme its operation reads
+    "basic": f"`{BASIC_CHALLENGE}`: send your username and password with HTTP Basic.",
+    "bearer": f'`{BEARER_CHALLENGE}`, with `error="invalid_token"` when the token is wrong, expired or revoked.',
 }
 
 
@@ -74,15 +81,34 @@ def no_content() -> tuple[str, int]:
 
 
 def validation_problem(error, where: str):
-    """Turn a pydantic error into a 422 whose `errors` point at each wrong field."""
+    """Turn a pydantic error into a 422 whose `errors` point at each wrong field, in plain words."""
     details = []
     for item in error.errors(include_context=False, include_url=False, include_input=False):
         location = [str(part) for part in item["loc"]]
         if where == "body":
-            details.append({"pointer": json_pointer(location), "detail": item["msg"]})
+            details.append({"pointer": json_pointer(location), "detail": plain_words(item)})
         else:
-            details.append({"parameter": ".".join(location), "detail": item["msg"]})
+            details.append({"parameter": ".".join(location), "detail": plain_words(item)})
     return ApiError(422, f"The {where} has {len(details)} invalid field(s); see errors.", {"errors": details})
+
+
+# What pydantic finds wrong before a rule of app/rules.py sees the value, in the words of the site's forms
+# rather than the validator's ("Field required", "Input should be a valid string").
+PLAIN_WORDS = {
+    "missing": rules.FILL_IN,
+    "string_type": rules.NOT_TEXT,
+    "extra_forbidden": "This operation takes no field by this name: leave it out.",
+}
+PAGE_NUMBER = f"Give the page as a whole number from 1 to {MAX_OFFSET}."  # the one number a request sends
+
+
+def plain_words(item: dict) -> str:
+    """Return what to tell the client of one wrong field: a rule's own sentence, else the site's words for it."""
+    if item["type"] == "rule":
+        return item["msg"]
+    if item["loc"] == ("page",):
+        return PAGE_NUMBER
+    return PLAIN_WORDS.get(item["type"], item["msg"])
 
 
 def json_pointer(parts: list[str]) -> str:
@@ -121,24 +147,39 @@ def json_body(view: Callable) -> Callable:
 
 @bp.route("/openapi.json")
 def document():
-    """Serve the OpenAPI 3.1 document."""
-    return current_app.json.response(openapi_document())
+    """Serve the OpenAPI 3.1 document, indented and in its own order (openapi, info, servers, paths...) for a
+    person who opens it, in UTF-8 as JSON is (no escaped letters)."""
+    text = json.dumps(openapi_document(), indent=2, ensure_ascii=False)
+    return current_app.response_class(text + "\n", mimetype="application/json")
 
 
 def openapi_document() -> dict:
-    """Return spectree's document with problem+json error bodies and the headers each status carries."""
+    """Return spectree's document with the site as its server, problem+json error bodies and the headers each
+    status carries."""
     document = copy.deepcopy(spec.spec)
+    document = {"openapi": document.pop("openapi"), "info": document.pop("info"), "servers": servers(), **document}
     for path_item in document["paths"].values():
         for operation in path_item.values():
+            schemes = [scheme for requirement in operation.get("security", []) for scheme in requirement]
             for code, answer in operation["responses"].items():
-                describe_answer(int(code), answer)
+                describe_answer(int(code), answer, schemes)
     return document
 
 
-def describe_answer(code: int, answer: dict) -> None:
+def servers() -> list[dict]:
+    """Return the one server, the site itself: on SITE_URL as every absolute link the site gives (site_url_for),
+    else the address the request came to. The document's paths start with /api/, so the server is the site's
+    root (SITE_URL's path included)."""
+    path = url_for("api.openapi.document", _external=False).removeprefix(request.script_root)
+    return [{"url": site_url_for("api.openapi.document").removesuffix(path), "description": "This site"}]
+
+
+def describe_answer(code: int, answer: dict, schemes: list[str]) -> None:
     if code >= 400 and "content" in answer:
         answer["content"] = {MEDIA_TYPE: answer["content"]["application/json"]}
     headers = {**HEADERS.get(code, {}), **({"Link": "Next and previous pages."} if code == 200 else {})}
+    if code == 401:
+        headers["WWW-Authenticate"] = " ".join(CHALLENGES[scheme] for scheme in schemes)
     if headers:
         answer["headers"] = {
             name: {"description": text, "schema": {"type": "string"}, "required": name not in OPTIONAL_HEADERS}

@@ -14,4 +14,11 @@ def page(slug: str):
     problem = find_problem(slug)
     if problem is None:
         abort(404)
-    return render_template("api/problem.html", title=problem.title, problem=problem)
+    explanation = code_spans(problem.explanation)
+    return render_template("api/problem.html", title=problem.title, problem=problem, explanation=explanation)
+
+
+def code_spans(text: str) -> list[tuple[str, bool]]:
+    """Split `text` at its backticks into (part, is_code) pairs: the catalog marks code as Markdown does, the page
+    sets it in <code>."""
+    return [(part, index % 2 == 1) for index, part in enumerate(text.split("`")) if part]

@@ -1,5 +1,6 @@
 """The shapes of what the API reads and writes; the OpenAPI document is generated from these same models."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -23,16 +24,63 @@ def rule(check, *args) -> AfterValidator:
 
 
 def text(most: int, least: int = 0, **schema) -> WithJsonSchema:
-    """What the OpenAPI document says of a text field; the rule itself is the one above."""
+    """What the OpenAPI document says of a text field: exactly what its rule above accepts, so that every value the
+    document allows is taken and every value it forbids refused (schemathesis checks both ways)."""
     return WithJsonSchema({"type": "string", "maxLength": most, **({"minLength": least} if least else {}), **schema})
 
 
-Username = Annotated[str, rule(rules.check_username), text(rules.USERNAME_MAX, 1, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Email = Annotated[str, rule(rules.check_email), text(rules.EMAIL_MAX, 1, format="email")]
+def as_json_schema(pattern: re.Pattern) -> str:
+    """Return a rule's whole-text pattern (\\A...\\Z) as a JSON Schema pattern (^...$)."""
+    return "^" + pattern.pattern.removeprefix(r"\A").removesuffix(r"\Z") + "$"
+
+
+def none_of(*classes: re.Pattern) -> str:
+    """Return the pattern of a text holding no character of these rules' classes ("[...]" of single characters and
+    ranges), each written as \\uXXXX so that the document shows no raw control character."""
+    inside = "".join(character_class.pattern[1:-1] for character_class in classes)
+    return "^[^" + "".join(c if c == "-" else f"\\u{ord(c):04x}" for c in inside) + "]*$"
+
+
+def not_under(names: tuple[str, ...]) -> str:
+    """Return the pattern of an address whose domain is none of `names` nor under one, in any case (a pattern in
+    the document has no flag for case; the rule lower-cases the address first)."""
+    spelled = "|".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in name) for name in names)
+    return f"^(?!.*[@.](?:{spelled})$)"
+
+
+TEXT_WORDS = "No control character (such as NUL or ESC) but tab and line breaks."
+Username = Annotated[
+    str,
+    rule(rules.check_username),
+    text(rules.USERNAME_MAX, 1, pattern=as_json_schema(rules.USERNAME_PATTERN), description=rules.USERNAME_LETTERS),
+]
+Email = Annotated[
+    str,
+    rule(rules.check_email),
+    text(rules.EMAIL_MAX, 1, format="email", pattern=not_under(rules.RESERVED_DOMAINS), description=(
+        "Stored trimmed and lower-cased. Not under a name kept for tests and local networks, where no mail can go: "
+        + ", ".join(f".{name}" for name in rules.RESERVED_DOMAINS) + "."
+    )),
+]  # fmt: skip
 Password = Annotated[str, rule(rules.check_password), text(rules.PASSWORD_MAX, rules.PASSWORD_MIN)]
-AboutMe = Annotated[str, rule(rules.check_text, rules.ABOUT_ME_MAX), text(rules.ABOUT_ME_MAX)]
-PostBody = Annotated[str, rule(rules.check_text, rules.POST_MAX, 1), text(rules.POST_MAX, 1)]
-DisplayName = Annotated[str, rule(rules.check_display_name), text(rules.DISPLAY_NAME_MAX)]
+AboutMe = Annotated[
+    str,
+    rule(rules.check_text, rules.ABOUT_ME_MAX),
+    text(rules.ABOUT_ME_MAX, pattern=none_of(rules.CONTROL_IN_TEXT), description=TEXT_WORDS),
+]
+PostBody = Annotated[
+    str,
+    rule(rules.check_text, rules.POST_MAX, 1),
+    text(rules.POST_MAX, 1, pattern=none_of(rules.CONTROL_IN_TEXT), description=TEXT_WORDS),
+]
+DisplayName = Annotated[
+    str,
+    rule(rules.check_display_name),
+    text(rules.DISPLAY_NAME_MAX, pattern=none_of(rules.CONTROL, rules.BIDI_CONTROLS), description=(
+        "One line of visible text in any script: no control or direction characters. Stored trimmed; empty (or "
+        "null) clears it."
+    )),
+]  # fmt: skip
 
 
 class Request(BaseModel):

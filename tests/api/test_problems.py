@@ -110,7 +110,7 @@ def test_every_problem_type_is_a_page_we_serve(client):
 
 def sample_path(rule: Rule) -> str:
     """Fill a rule's variables with values that name nothing (a missing user, post or problem)."""
-    values = {"username": "nobody", "post_id": "999999", "slug": "no-such-problem"}
+    values = {"username": "nobody", "post_id": "999999", "slug": "no-such-problem", "asset": "no-such-file.js"}
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda match: values[match.group(1)], rule.rule)
 
 
@@ -137,3 +137,9 @@ def test_contract_every_api_error_is_one_problem_shape(client, app):
                 assert client.get(body["type"]).status_code == 200, body["type"]
                 seen.add(response.status_code)
     assert {400, 401, 404, 405, 415, 422} <= seen
+
+
+def test_a_problem_page_sets_code_in_code_not_in_backticks(client):
+    page = client.get("/api/problems/unauthorized").get_data(as_text=True)
+    assert "`" not in page
+    assert "<code>Authorization: Bearer &lt;token&gt;</code>" in page and "<code>POST /api/tokens</code>" in page

@@ -38,8 +38,8 @@ def test_the_token_opens_the_api_and_sets_no_cookie(client, ann_auth):
 def test_no_token_without_the_right_password(client, ann, headers):
     response = client.post("/api/tokens", headers=headers)
     assert_problem(response, 401)
-    # A Basic challenge would make a browser pop up its login box.
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="microblog"'
+    # The challenge names the scheme this operation reads (RFC 9110): a password, by HTTP Basic, in UTF-8.
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="microblog", charset="UTF-8"'
 
 
 def test_a_revoked_token_stops_working_at_once(client, ann_auth):
