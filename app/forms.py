@@ -77,7 +77,7 @@ def new_password_fields(label: str = "Password"):
 # characters."), and with WTForms' text for any message not listed. A validator given its own message
 # keeps it.
 PLAIN = {
-    "This field is required.": "Please fill this in.",
+    "This field is required.": rules.FILL_IN,
     "Field must be between %(min)d and %(max)d characters long.": "Use between %(min)d and %(max)d characters.",
     "Field must be at least %(min)d character long.": "Use at least %(min)d character.",
     "Field must be at least %(min)d characters long.": "Use at least %(min)d characters.",

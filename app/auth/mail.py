@@ -7,7 +7,6 @@ the failure is logged, and the page has already told the user to try again if no
 
 import logging
 import smtplib
-import socket
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -95,7 +94,7 @@ def describe(error: Exception) -> str:
 
 
 def init_app(app: Flask) -> None:
-    sender = app.config["MAIL_DEFAULT_SENDER"] or f"no-reply@{socket.gethostname()}"  # as the alerts do
+    sender = app.config["MAIL_DEFAULT_SENDER"]  # config.settle's default: no-reply at the site's host
     app.extensions["mail"] = Outbox(Relay.from_config(app.config), sender, app.config["ACCOUNT_MAIL_QUEUE_SIZE"])
 
 

@@ -231,7 +231,7 @@ class AlertMailHandler(SMTPHandler):
     def from_config(cls, config) -> AlertMailHandler:
         return cls(
             (config["MAIL_SERVER"], config["MAIL_PORT"]),
-            config["ALERTS_SENDER"] or config["MAIL_DEFAULT_SENDER"] or f"no-reply@{socket.gethostname()}",
+            config["ALERTS_SENDER"] or config["MAIL_DEFAULT_SENDER"],  # config.settle gives the latter a default
             list(config["ADMINS"]),
             credentials=(config["MAIL_USERNAME"], config["MAIL_PASSWORD"]) if config["MAIL_USERNAME"] else None,
             secure=() if config["MAIL_USE_TLS"] else None,
