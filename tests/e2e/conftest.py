@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -152,3 +153,25 @@ def screenshot(page):
         return path
 
     return take
+
+
+WIDTHS = {"desktop": 1280, "phone": 390}  # every page is looked at as on a desktop and as on a phone
+AXE = Axe()
+
+
+@pytest.fixture(params=WIDTHS, ids=list(WIDTHS))
+def width(request, page) -> int:
+    """Each test that asks for it runs at both widths."""
+    page.set_viewport_size({"width": WIDTHS[request.param], "height": 900})
+    return WIDTHS[request.param]
+
+
+def assert_no_axe_violations(page: Page) -> None:
+    results = AXE.run(page)
+    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
+
+
+def keep_screenshot(page: Page, name: str, width: int, kind: str = "a11y") -> None:
+    """Save a full-page screenshot as artifacts/screenshots/<kind>-<name>-<width>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{kind}-{name}-{width}.png"), full_page=True)

@@ -8,16 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import SCREENSHOTS, flask_command
+from tests.e2e.conftest import assert_no_axe_violations, flask_command, keep_screenshot
 from tests.e2e.site import Visitor
 from tests.support.servers import gunicorn
 
 pytestmark = pytest.mark.slow
-WIDTHS = {"desktop": 1280, "phone": 390}
-AXE = Axe()
 
 
 @pytest.fixture(scope="module")
@@ -41,22 +38,6 @@ def limited_site(server_env, tmp_path_factory):
     env = {**server_env, "ACCOUNT_RATE_LIMIT": "2 per minute"}
     with gunicorn(tmp_path_factory.mktemp("a11y-limited"), env, workers=1) as server:
         yield server
-
-
-@pytest.fixture(params=WIDTHS, ids=list(WIDTHS))
-def width(request, page) -> int:
-    page.set_viewport_size({"width": WIDTHS[request.param], "height": 900})
-    return WIDTHS[request.param]
-
-
-def assert_no_axe_violations(page: Page) -> None:
-    results = AXE.run(page)
-    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
-
-
-def keep_screenshot(page: Page, name: str, width: int) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"a11y-{name}-{width}.png"), full_page=True)
 
 
 def fail_form(page: Page, button: str) -> None:

@@ -2,16 +2,14 @@
 phone width and resolves one; others have no menu entry and get a 404."""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, expect
 
-from tests.e2e.conftest import flask_command
+from tests.e2e.conftest import assert_no_axe_violations, flask_command
 from tests.e2e.site import Visitor, assert_site_layout
 from tests.support.servers import gunicorn
 from tests.support.smtp import smtp_server
 
 pytestmark = pytest.mark.slow
-AXE = Axe()
 # The room each option's label has inside the select (its padding keeps the arrow's place), in px.
 LABEL_ROOM = """select => {
   const style = getComputedStyle(select), text = document.createElement("canvas").getContext("2d");
@@ -89,8 +87,7 @@ def test_the_admin_page_is_in_the_menu_and_reads_at_desktop_and_phone_width(page
     wide = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert wide[0] <= wide[1], f"the page is {wide[0]} px wide in a {wide[1]} px window"
     assert cut_labels(row.get_by_role("combobox")) == []
-    results = AXE.run(page)
-    assert results.violations_count == 0, results.generate_report()
+    assert_no_axe_violations(page)
     screenshot(f"admin-errors-{width}")
 
 

@@ -10,10 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, Route, expect
 
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import SCREENSHOTS, assert_no_axe_violations
 
 
 class OwnOriginOnly:
@@ -78,14 +77,7 @@ def test_an_operation_tried_from_the_reference_answers_from_the_site(page, live_
     assert reference.refused == []
 
 
-def assert_no_axe_violations(page: Page) -> None:
-    results = Axe().run(page)
-    assert results.violations_count == 0, results.generate_report()
-
-
-@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
 def test_the_reference_passes_axe(page, reference, width):
-    page.set_viewport_size({"width": width, "height": 900})
     assert_no_axe_violations(page)
 
 

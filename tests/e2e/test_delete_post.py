@@ -6,17 +6,11 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import assert_no_axe_violations, keep_screenshot
 from tests.e2e.site import Visitor
-from tests.e2e.test_accessibility import WIDTHS, assert_no_axe_violations, keep_screenshot
 
 pytestmark = pytest.mark.slow
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture(params=WIDTHS, ids=list(WIDTHS))
-def width(request, page) -> int:
-    page.set_viewport_size({"width": WIDTHS[request.param], "height": 900})
-    return WIDTHS[request.param]
 
 
 def new_author(visitor: Visitor) -> tuple[str, str, str]:

@@ -10,17 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import assert_no_axe_violations, keep_screenshot
 from tests.e2e.site import Visitor
 from tests.support.servers import gunicorn
 from tests.support.smtp import smtp_server
 
 pytestmark = pytest.mark.slow
-WIDTHS = {"desktop": 1280, "phone": 390}
-AXE = Axe()
 
 
 @pytest.fixture(scope="module")
@@ -41,22 +38,6 @@ def site(server_env, tmp_path_factory, switch_file):
             yield server
 
 
-@pytest.fixture(params=WIDTHS, ids=list(WIDTHS))
-def width(request, page) -> int:
-    page.set_viewport_size({"width": WIDTHS[request.param], "height": 900})
-    return WIDTHS[request.param]
-
-
-def assert_no_axe_violations(page: Page) -> None:
-    results = AXE.run(page)
-    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
-
-
-def keep_screenshot(page: Page, name: str, width: int) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"words-{name}-{width}.png"), full_page=True)
-
-
 def test_the_405_for_log_out_speaks_to_whoever_is_looking(page, site, watch, width):
     watch.expected_statuses.add(405)
     visitor = Visitor(page, site.url)
@@ -67,7 +48,7 @@ def test_the_405_for_log_out_speaks_to_whoever_is_looking(page, site, watch, wid
     expect(page.get_by_text("You are not logged in, so there is nothing to log out of.")).to_be_visible()
     expect(page.get_by_text("Log out button")).to_have_count(0)
     assert_no_axe_violations(page)
-    keep_screenshot(page, "405-visitor", width)
+    keep_screenshot(page, "405-visitor", width, "words")
 
     visitor.log_in("demo1")
     assert visitor.open("/logout").status == 405
@@ -90,7 +71,7 @@ def test_feedback_sent_empty_is_thanked_and_says_nothing_was_written(page, site,
     expect(page.get_by_text("Please fill this in.")).to_have_count(0)
     expect(page.get_by_text(f"Reference: {reference}")).to_be_visible()
     assert_no_axe_violations(page)
-    keep_screenshot(page, "feedback-empty", width)
+    keep_screenshot(page, "feedback-empty", width, "words")
 
 
 def test_the_maintenance_page_with_a_kept_form_reads_in_order_with_no_way_into_the_closed_site(
@@ -122,7 +103,7 @@ def test_the_maintenance_page_with_a_kept_form_reads_in_order_with_no_way_into_t
         expect(menu.get_by_role("link")).to_have_count(0)  # every link would lead to this same page
         expect(menu.get_by_role("button")).to_have_count(0)
         assert_no_axe_violations(page)
-        keep_screenshot(page, "503-maintenance-kept-form", width)
+        keep_screenshot(page, "503-maintenance-kept-form", width, "words")
     finally:
         switch_file.unlink()
 

@@ -9,9 +9,8 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import DEMO_PASSWORD
+from tests.e2e.conftest import DEMO_PASSWORD, assert_no_axe_violations, keep_screenshot
 from tests.e2e.site import Visitor, assert_site_layout
-from tests.e2e.test_accessibility import WIDTHS, assert_no_axe_violations, keep_screenshot
 from tests.support.servers import gunicorn
 
 pytestmark = pytest.mark.slow
@@ -27,12 +26,6 @@ def site(server_env, tmp_path_factory):
            "LOGIN_ACCOUNT_FAILURE_LIMIT": "3 per minute"}  # fmt: skip
     with gunicorn(tmp_path_factory.mktemp("forms-keep-faith"), env, workers=1) as server:
         yield server
-
-
-@pytest.fixture(params=WIDTHS, ids=list(WIDTHS))
-def width(request, page) -> int:
-    page.set_viewport_size({"width": WIDTHS[request.param], "height": 900})
-    return WIDTHS[request.param]
 
 
 def new_name() -> str:

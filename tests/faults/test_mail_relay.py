@@ -14,11 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.faults.conftest import HTML
 from tests.support.servers import free_port
-from tests.support.smtp import black_hole
+from tests.support.smtp import ClosingController, black_hole
 from tests.support.visitor import Visitor
 
 pytestmark = pytest.mark.slow
@@ -66,7 +65,7 @@ def silent_relay():
 @contextmanager
 def relay_refusing_the_sender():
     handler = RefusingSender()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = ClosingController(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         yield Relay(controller.port, "SMTPSenderRefused", lambda: handler.mail_from_attempts)

@@ -1,5 +1,6 @@
 """Real SMTP servers on loopback for tests: an aiosmtpd inbox, and a black hole that never answers."""
 
+import asyncio
 import socket
 import ssl
 import subprocess
@@ -62,12 +63,41 @@ class Inbox:
         return self.exactly(count)
 
 
+class ClosingController(Controller):
+    """aiosmtpd's Controller, closing the connections still open when it stops.
+
+    Controller.stop cancels the sessions but leaves their sockets to the garbage collector, whose ResourceWarning
+    ("unclosed transport") then fails whichever later test happens to be running (filterwarnings = error): a
+    client that kept a STARTTLS session open was enough (tests/test_smtp_server.py).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sessions = []
+
+    def factory(self):
+        session = super().factory()
+        self.sessions.append(session)
+        return session
+
+    def stop(self, no_assert: bool = False):
+        async def close_sessions():
+            for session in self.sessions:
+                if session.transport is not None:
+                    session.transport.abort()  # close() would wait for a TLS session's goodbye from the client
+            await asyncio.sleep(0)  # the transports close their sockets on the loop's next turn
+
+        if self.loop.is_running():
+            asyncio.run_coroutine_threadsafe(close_sessions(), self.loop).result(timeout=5)
+        super().stop(no_assert)
+
+
 @contextmanager
 def smtp_server(**controller_options):
     """Run aiosmtpd on a free 127.0.0.1 port; yield (inbox, port)."""
     inbox = Inbox()
     port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, **controller_options)
+    controller = ClosingController(inbox, hostname="127.0.0.1", port=port, **controller_options)
     controller.start()
     try:
         yield inbox, port
