@@ -70,17 +70,28 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)  # the limits themselves sit on the views they guard (app/auth/, app/api/)
 
 
+def secret_key_weakness(key: str | bytes | None) -> str | None:
+    """Say what is wrong with a SECRET_KEY: "missing", "placeholder" or "short"; None for a key of our own.
+
+    The one rule for the key: the app refuses to start on it (below), `flask check --deploy` names it.
+    """
+    if isinstance(key, bytes):
+        key = key.decode(errors="replace")
+    key = (key or "").strip()
+    if not key:
+        return "missing"
+    if key in PLACEHOLDER_SECRET_KEYS:
+        return "placeholder"
+    return "short" if len(key) < SECRET_KEY_MIN_LENGTH else None
+
+
 def check_secret_key(app: Flask) -> None:
     """Refuse to start outside debug and testing without a SECRET_KEY of our own."""
     if app.debug or app.testing:
         return
-    key = app.config.get("SECRET_KEY") or ""
-    if isinstance(key, bytes):
-        key = key.decode(errors="replace")
-    if key.strip() in PLACEHOLDER_SECRET_KEYS:
-        raise InsecureConfigError(SECRET_KEY_MISSING)
-    if len(key.strip()) < SECRET_KEY_MIN_LENGTH:
-        raise InsecureConfigError(SECRET_KEY_TOO_SHORT)
+    weakness = secret_key_weakness(app.config.get("SECRET_KEY"))
+    if weakness:
+        raise InsecureConfigError(SECRET_KEY_TOO_SHORT if weakness == "short" else SECRET_KEY_MISSING)
 
 
 def check_site_url(app: Flask) -> None:

@@ -37,8 +37,7 @@ from app.errors.proxy_pages import PAGES
 from app.observability.gunicorn import settings
 from app.observability.logs import LOG_FILE_NAME, REPEATS_FILE_NAME
 from app.ops.timeouts import derive
-from app.security import PROXY_FIX_SETTINGS, SECRET_KEY_MIN_LENGTH
-from config import PLACEHOLDER_SECRET_KEYS
+from app.security import PROXY_FIX_SETTINGS, SECRET_KEY_MIN_LENGTH, secret_key_weakness
 
 ERROR, WARNING = "ERROR", "WARNING"
 # Where the systemd unit writes the proxy's error pages and nginx serves them from (deploy/).
@@ -158,14 +157,14 @@ class Host:
 def secret_key(host: Host) -> list[Problem]:
     key = (host.settings["SECRET_KEY"] or "").strip()
     fix = f"set it to what {MAKE_A_KEY} prints" + (", the same on every host" if host.several else "")
-    if not key:
-        return [error("SECRET_KEY", "is not set, so sessions and CSRF tokens could be forged", fix)]
-    if key in PLACEHOLDER_SECRET_KEYS:
-        return [error("SECRET_KEY", "is a placeholder known to the world, so sessions could be forged", fix)]
-    if len(key) < SECRET_KEY_MIN_LENGTH:
-        words = f"is {len(key)} characters, fewer than {SECRET_KEY_MIN_LENGTH}, so one signed cookie lets it be guessed"
-        return [error("SECRET_KEY", words, fix)]
-    return []
+    words = {
+        "missing": "is not set, so sessions and CSRF tokens could be forged",
+        "placeholder": "is a placeholder known to the world, so sessions could be forged",
+        "short": f"is {len(key)} characters, fewer than {SECRET_KEY_MIN_LENGTH}, so one signed cookie lets it be "
+        "guessed",
+    }
+    weakness = secret_key_weakness(key)
+    return [error("SECRET_KEY", words[weakness], fix)] if weakness else []
 
 
 def debug_switches(host: Host) -> list[Problem]:
