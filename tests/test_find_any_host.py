@@ -8,8 +8,6 @@ import json
 import time
 import uuid
 
-import pytest
-
 from app import create_app
 from app.observability.failures import DAYS, Failure, FailureStore, failure_store
 from tests.conftest import REDIS, config_for_tests
@@ -17,11 +15,6 @@ from tests.support.alerting import alert_settings
 from tests.support.faulty_views import add_faulty_views
 from tests.support.secrets import PLANTED_DB_PASSWORD
 from tests.support.waiting import wait_until
-
-
-@pytest.fixture
-def prefix(redis_prefix):
-    return redis_prefix
 
 
 def host(tmp_path, name: str, smtp_port: int = 0, **settings):
@@ -41,8 +34,8 @@ def find(app, request_id: str) -> tuple[int, str]:
     return result.exit_code, result.output  # stdout and stderr
 
 
-def test_find_on_one_host_shows_the_failed_request_of_another_and_names_it(tmp_path, prefix, smtp):
-    shared = {"SHARED_STORE_URL": REDIS, "SHARED_STORE_PREFIX": prefix, "HOSTS": ["web-a", "web-b"]}
+def test_find_on_one_host_shows_the_failed_request_of_another_and_names_it(tmp_path, redis_prefix, smtp):
+    shared = {"SHARED_STORE_URL": REDIS, "SHARED_STORE_PREFIX": redis_prefix, "HOSTS": ["web-a", "web-b"]}
     web_a, web_b = host(tmp_path, "web-a", smtp[1], **shared), host(tmp_path, "web-b", smtp[1], **shared)
     reference = web_b.test_client().get("/boom").headers["X-Request-ID"]
     wait_until(lambda: failure_store(web_b.config).find(reference), what="the failure record in the shared store")
@@ -59,8 +52,8 @@ def test_find_on_one_host_shows_the_failed_request_of_another_and_names_it(tmp_p
     assert "RuntimeError at tests/support/faulty_views.py:boom:" in output and "host(s) web-b" in output
 
 
-def test_find_on_the_host_that_served_it_shows_its_records_and_the_shared_one(tmp_path, prefix):
-    web_b = host(tmp_path, "web-b", SHARED_STORE_URL=REDIS, SHARED_STORE_PREFIX=prefix)
+def test_find_on_the_host_that_served_it_shows_its_records_and_the_shared_one(tmp_path, redis_prefix):
+    web_b = host(tmp_path, "web-b", SHARED_STORE_URL=REDIS, SHARED_STORE_PREFIX=redis_prefix)
     reference = web_b.test_client().get("/boom").headers["X-Request-ID"]
     wait_until(lambda: failure_store(web_b.config).find(reference), what="the failure record in the shared store")
 
@@ -80,8 +73,8 @@ def test_without_a_shared_store_find_names_the_other_hosts_to_search(tmp_path):
     assert "This is web-a; another host may have served it: run this command on web-b, web-c." in output
 
 
-def test_with_a_shared_store_an_unknown_reference_says_where_else_to_look(tmp_path, prefix):
-    web_a = host(tmp_path, "web-a", SHARED_STORE_URL=REDIS, SHARED_STORE_PREFIX=prefix, HOSTS=["web-a", "web-b"])
+def test_with_a_shared_store_an_unknown_reference_says_where_else_to_look(tmp_path, redis_prefix):
+    web_a = host(tmp_path, "web-a", SHARED_STORE_URL=REDIS, SHARED_STORE_PREFIX=redis_prefix, HOSTS=["web-a", "web-b"])
 
     code, output = find(web_a, uuid.uuid4().hex)
 
@@ -102,8 +95,8 @@ def test_with_the_shared_store_down_find_says_so_and_still_reads_this_hosts_logs
     assert "app: Exception on /boom [GET]" in output
 
 
-def test_the_shared_store_keeps_a_bounded_number_of_failures_none_older_than_its_days(prefix):
-    store = FailureStore(REDIS, prefix + "failures", kept=3)
+def test_the_shared_store_keeps_a_bounded_number_of_failures_none_older_than_its_days(redis_prefix):
+    store = FailureStore(REDIS, redis_prefix + "failures", kept=3)
     weeks_ago_ms = int((time.time() - (DAYS + 1) * 86400) * 1000)
     store.client.xadd(store.key, {"record": json.dumps(failure("old").__dict__)}, id=f"{weeks_ago_ms}-0")
 
