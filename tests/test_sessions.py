@@ -105,3 +105,41 @@ class TestWithCsrf:
 
         assert client.post("/logout_everywhere").status_code == 400
         assert is_logged_in(client)
+
+
+class TestSettledAtLogin:
+    """The session is complete when the login answers: the pages after it write no cookie.
+
+    A client that keeps the login's cookie as it was (a load harness, a script, a browser whose cookie
+    update was lost) would otherwise get a new session cookie on every page, each one a signature.
+    """
+
+    @pytest.fixture
+    def config_overrides(self):
+        return {"WTF_CSRF_ENABLED": True}  # the plain forms' token lives in the session: settled too
+
+    @pytest.mark.parametrize("remember", [False, True])
+    @pytest.mark.parametrize("path", ["/", "/explore", "/no/such/page"])
+    def test_the_first_page_after_a_login_sets_no_cookie(self, client, make_user, remember, path):
+        user = make_user()
+        token = csrf_token(client.get("/login").get_data(as_text=True))
+        data = {"username": user.username, "password": PASSWORD, "csrf_token": token}
+        if remember:
+            data["remember_me"] = "y"
+        assert client.post("/login", data=data).status_code == 302
+
+        first = client.get(path)
+
+        assert first.status_code in (200, 404)
+        assert "Set-Cookie" not in first.headers, first.headers.get("Set-Cookie")
+
+    def test_pages_loaded_with_the_logins_own_cookie_set_none(self, app, client, make_user):
+        user = make_user()
+        token = csrf_token(client.get("/login").get_data(as_text=True))
+        client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token})
+        kept = cookie(client, "session")
+
+        for path in ("/", "/", f"/user/{user.username}", "/explore"):
+            answer = a_browser_with(app, session=kept).get(path)
+            assert answer.status_code == 200
+            assert "Set-Cookie" not in answer.headers, (path, answer.headers.get("Set-Cookie"))

@@ -10,13 +10,15 @@ import hmac
 import logging
 
 import sqlalchemy as sa
-from flask import current_app, session
+from flask import current_app, g, session
 from flask_limiter.util import get_remote_address
 from flask_login import login_user, logout_user
+from flask_wtf.csrf import generate_csrf
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from app.auth import mail
 from app.auth.limits import account_mail_allowed, check_login_allowed, known_device, record_failed_login
+from app.errors.session_menu import keep_display_name_of
 from app.extensions import db
 from app.models import LoginSession, Token, User, commit_unless_taken, hash_password, password_of, username_is_taken
 from app.templating import site_url_for
@@ -51,11 +53,20 @@ def login_lifetime() -> int:
 
 
 def start_login(user: User, remember: bool) -> None:
-    """Log `user` in on a fresh session: nothing from before the login survives it, and the cookies are new."""
+    """Log `user` in on a fresh session: nothing from before the login survives it, and the cookies are new.
+
+    The session is settled here, whole: the name the menu shows and the plain forms' CSRF token are written
+    now rather than by the first page, so the pages after a login set no cookie. A client that keeps the
+    login's cookie as it was would otherwise be sent a new one, signed, with every page.
+    """
     session.clear()
     user.session_id = LoginSession.start(user, login_lifetime(), current_app.config["LIVE_LOGINS_PER_ACCOUNT"])
     db.session.commit()
     login_user(user, remember=remember)
+    keep_display_name_of(user)
+    # Flask-WTF keeps the request's token in g, made from the session just cleared: drop it to make a new one.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    generate_csrf()
 
 
 def issue_token(user: User) -> tuple[Token, str]:

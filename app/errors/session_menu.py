@@ -22,12 +22,17 @@ def keep_display_name(response: Response) -> Response:
     if user is None:
         return response  # nothing asked who this is (an avatar, a health check): leave the session alone
     if user.is_authenticated:
-        name = sa.inspect(user).dict.get("username")  # the loaded value only: reading it never queries
-        if name and session.get(DISPLAY_NAME) != name:
-            session[DISPLAY_NAME] = name
+        keep_display_name_of(user)
     elif DISPLAY_NAME in session and "_user_id" not in session:
         session.pop(DISPLAY_NAME)
     return response
+
+
+def keep_display_name_of(user) -> None:
+    """Keep `user`'s name in the session, unless it is there already (an unchanged session is not sent again)."""
+    name = sa.inspect(user).dict.get("username")  # the loaded value only: reading it never queries
+    if name and session.get(DISPLAY_NAME) != name:
+        session[DISPLAY_NAME] = name
 
 
 def session_user_name() -> str | None:
