@@ -56,7 +56,7 @@ services:  ## start PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) when 
 e2e: tools $(VENV)/.dev  ## only the browser tests (tests/e2e: Chromium, nginx, wrk)
 	$(BIN)/pytest tests/e2e
 
-bench: $(VENV)/.dev  ## load benchmark: gunicorn + SQLite under wrk (or Python), prints the table; BENCH_ARGS=--help
+bench: tools services $(VENV)/.dev  ## load benchmark: gunicorn on SQLite, PostgreSQL and behind nginx under wrk, prints the table; BENCH_ARGS=--help
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # dev_mail.PrintMail rather than aiosmtpd's Debugging handler, which prints the quoted-printable text as sent:

@@ -3,12 +3,13 @@
 import http.client
 import re
 import shutil
+import ssl
 import subprocess
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 WRK = shutil.which("wrk")
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -31,34 +32,45 @@ def generator_name() -> str:
     return "wrk" if WRK else "Python threads (install wrk for a faster, truer load)"
 
 
-def drive(url: str, seconds: float, connections: int, headers: dict[str, str], status: int, cookies=()) -> LoadResult:
+def drive(
+    url: str, seconds: float, connections: int, headers: dict[str, str], status: int, cookies=(), paths=()
+) -> LoadResult:
     """Load `url` for `seconds` with `connections` kept-alive connections, taking `cookies` (one per user) in
-    turn; any answer other than `status` counts as unexpected."""
+    turn, each user at its own path of `paths` when given; any answer other than `status` counts as unexpected."""
     if WRK:
-        return run_wrk(url, seconds, connections, headers, status < 400, cookies, status)
-    return run_threads(url, seconds, connections, headers, status < 400, cookies, status)
+        return run_wrk(url, seconds, connections, headers, status < 400, cookies, status, paths)
+    return run_threads(url, seconds, connections, headers, status < 400, cookies, status, paths)
 
 
 def run_wrk(
-    url: str, seconds: float, connections: int, headers: dict[str, str], expect_ok: bool, cookies=(), status=None
+    url: str,
+    seconds: float,
+    connections: int,
+    headers: dict[str, str],
+    expect_ok: bool,
+    cookies=(),
+    status=None,
+    paths=(),
 ) -> LoadResult:
     command = [WRK, "--latency", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(wrk_script(cookies, status))
+        script.write(wrk_script(cookies, status, paths))
         script.flush()
         output = subprocess.run([*command, "--script", script.name, url], capture_output=True, text=True, check=True)
     return parse_wrk(output.stdout, expect_ok)
 
 
-def wrk_script(cookies=(), status=None) -> str:
-    """A wrk script: each request as the next user (requests built once, taken in turn), and, when
-    `status` is given, a count of answers with any other status (wrk alone counts only non-2xx/3xx,
-    so a lost session's 302 to the login page would pass unseen)."""
+def wrk_script(cookies=(), status=None, paths=()) -> str:
+    """A wrk script: each request as the next user (requests built once, taken in turn), at that user's own
+    path when `paths` are given, and, when `status` is given, a count of answers with any other status (wrk
+    alone counts only non-2xx/3xx, so a lost session's 302 to the login page would pass unseen)."""
     values = ", ".join(lua_string(cookie) for cookie in cookies)
+    own_paths = ", ".join(lua_string(path) for path in paths)
     return f"""
 local cookies = {{{values}}}
+local paths = {{{own_paths}}}
 local expected = {status or "nil"}
 local requests, turn = {{}}, 0
 local threads = {{}}
@@ -73,7 +85,7 @@ init = function()
     local headers = {{}}
     for name, value in pairs(wrk.headers) do headers[name] = value end
     headers["Cookie"] = cookie
-    requests[i] = wrk.format(nil, nil, headers)
+    requests[i] = wrk.format(nil, paths[i], headers)
   end
 end
 
@@ -128,7 +140,14 @@ def wrk_percentile(output: str, label: str) -> float:
 
 
 def run_threads(
-    url: str, seconds: float, connections: int, headers: dict[str, str], expect_ok: bool, cookies=(), status=None
+    url: str,
+    seconds: float,
+    connections: int,
+    headers: dict[str, str],
+    expect_ok: bool,
+    cookies=(),
+    status=None,
+    paths=(),
 ) -> LoadResult:
     """Fallback load: one thread per connection, each looping GETs on a kept-alive connection as one user."""
     deadline = time.monotonic() + seconds
@@ -138,7 +157,8 @@ def run_threads(
 
     def worker(number: int) -> None:
         own = {**headers, "Cookie": cookies[number % len(cookies)]} if cookies else headers
-        mine, wrong = keep_requesting(url, own, deadline, expect_ok, status)
+        at = urljoin(url, paths[number % len(paths)]) if paths else url
+        mine, wrong = keep_requesting(at, own, deadline, expect_ok, status)
         with lock:
             latencies.extend(mine)
             unexpected[0] += wrong
@@ -164,7 +184,11 @@ def keep_requesting(
 ) -> tuple[list[float], int]:
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    if parts.scheme == "https":  # nginx with the tests' self-signed certificate
+        tls = ssl._create_unverified_context()
+        connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=30, context=tls)
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     latencies, wrong = [], 0
     try:
         while time.monotonic() < deadline:

@@ -1,14 +1,16 @@
 """Where a page's time goes, inside one process: worker CPU per request and, with --profile, the top calls.
 
 Usage: python -m bench.profile [/ /explore /user/demo7 /no/such/page] [--requests 400] [--profile]
+                               [--postgresql-url postgresql+psycopg://postgres@127.0.0.1/postgres]
 (PROFILE_SORT=tottime sorts the profile by time spent in each function itself.)
 
-It seeds a fresh SQLite file as `make bench` does, logs demo1 in through the real form with the
-Flask test client (no gunicorn, no sockets: the app's own cost), and measures the thread CPU time
-of each request; a quiet figure on a shared machine, unlike wall time.
+It seeds a fresh SQLite file (or a PostgreSQL database of its own, dropped at the end) as `make bench` does,
+logs demo1 in through the real form with the Flask test client (no gunicorn, no sockets: the app's own cost),
+and measures the thread CPU time of each request; a quiet figure on a shared machine, unlike wall time.
 """
 
 import argparse
+import atexit
 import cProfile
 import os
 import pstats
@@ -27,10 +29,17 @@ def main(argv=None) -> None:
     parser.add_argument("paths", nargs="*", default=DEFAULT_PATHS)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--profile", action="store_true", help="print the 30 costliest calls of each page")
+    parser.add_argument("--postgresql-url", help="profile on a database of its own on this PostgreSQL server")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="microblog-profile-") as folder:
-        database = Path(folder) / "microblog.db"
-        site.seed_database(database, users=50, posts=1000, follows=10)
+        if args.postgresql_url:
+            from tests.support.postgres import create_own_database, drop_database
+
+            admin, name, database = create_own_database(args.postgresql_url, "microblog_bench_")
+            atexit.register(drop_database, admin, name)
+        else:
+            database = Path(folder) / "microblog.db"
+        site.seed_database(database, users=50, posts=1000, follows=10, folder=Path(folder))
         os.environ.update(site.app_env(database, Path(folder) / "logs"))
         from app import create_app  # after the settings are in the environment
 

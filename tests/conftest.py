@@ -2,15 +2,12 @@
 
 import itertools
 import os
-import time
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
-import psycopg
 import pytest
 import redis
-from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
 
 from app import create_app
@@ -19,6 +16,7 @@ from app.models import Post, User, utcnow
 from config import TestConfig, database_url
 from tests.support import tools
 from tests.support.faulty_views import add_faulty_views
+from tests.support.postgres import create_own_database, drop_database
 
 PASSWORD = "correct horse battery"
 # Hashed once as TestConfig says (one iteration): real hashing is slow and not what these tests are about.
@@ -47,27 +45,16 @@ def pytest_configure(config):
     url = os.environ.get("TEST_DATABASE_URL")
     if not url or hasattr(config, "workerinput"):
         return
-    base = make_url(url)
-    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"{RUN_DATABASE_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as server:
-        runs = server.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [RUN_DATABASE_PREFIX + "%"])
-        for (old,) in runs.fetchall():
-            started = old.removeprefix(RUN_DATABASE_PREFIX).split("_")[0]
-            if started.isdigit() and int(started) < time.time() - 86400:
-                server.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
-        server.execute(f'CREATE DATABASE "{name}"')
-    os.environ["TEST_DATABASE_URL"] = base.set(database=name).render_as_string(hide_password=False)
-    TestConfig.SQLALCHEMY_DATABASE_URI = database_url(os.environ["TEST_DATABASE_URL"], "")  # read at its import
+    admin, name, own = create_own_database(url, RUN_DATABASE_PREFIX)
+    os.environ["TEST_DATABASE_URL"] = own
+    TestConfig.SQLALCHEMY_DATABASE_URI = database_url(own, "")  # read at its import
     config.stash[RUN_DATABASE] = (admin, name)
 
 
 def pytest_unconfigure(config):
     if RUN_DATABASE not in config.stash:
         return
-    admin, name = config.stash[RUN_DATABASE]
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as server:
-        server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(*config.stash[RUN_DATABASE])
 
 
 @pytest.fixture

@@ -82,6 +82,37 @@ def test_wrk_sends_each_users_cookie_in_turn_and_counts_any_other_status(tmp_pat
     assert seen["session=lost"] > 0
 
 
+def test_wrk_sends_each_user_to_their_own_path():
+    """The deep pages of the grown site differ by user (each has a timeline of their own): with `paths`, each
+    cookie goes with its own path, and only there."""
+    require("wrk")
+    seen = collections.Counter()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            seen[(self.headers.get("Cookie"), self.path)] += 1
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        cookies, paths = ["session=a", "session=b"], ["/?before=1.2", "/?before=3.4"]
+        result = load.run_wrk(url, 1, 2, {"User-Agent": "bench"}, True, cookies, status=200, paths=paths)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert set(seen) == {("session=a", "/?before=1.2"), ("session=b", "/?before=3.4")}, seen
+    assert result.requests > 30 and result.unexpected == 0
+
+
 @pytest.mark.slow
 def test_a_short_benchmark_run_prints_every_row_and_target(tmp_path, capsys):
     bench.main(

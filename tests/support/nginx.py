@@ -34,6 +34,9 @@ class Nginx:
     folder: Path
     config: Path
 
+    def master_pid(self) -> int:
+        return int((self.folder / "nginx.pid").read_text())
+
     def error_log(self) -> str:
         return (self.folder / "error.log").read_text(errors="replace")
 
