@@ -28,7 +28,6 @@ RESULTS = ROOT / "bench" / "results"
 WORKERS = 2
 ADMIN = "oncall@example.com"
 POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-PAGES_BACK = 1000  # the deep page of each grown list: this many pages before the first
 BEHIND_NGINX = {"PROXY_FIX_X_FOR": "1", "PROXY_FIX_X_PROTO": "1", "PROXY_FIX_X_HOST": "1"}
 ROWS = (
     "bare",
@@ -110,7 +109,8 @@ class Bench:
         halfway.start()
         result = load.drive(url, self.args.duration, self.args.connections, headers, status, cookies, paths)
         cpu_ms = (site.workers_cpu_seconds(server.process.pid) - cpu_before) * 1000 / max(result.requests, 1)
-        proxy_ms = (site.workers_cpu_seconds(proxy.master_pid()) - proxy_cpu_before) * 1000 / max(result.requests, 1)
+        proxy_cpu = site.workers_cpu_seconds(proxy.master_pid()) - proxy_cpu_before if proxy else 0.0
+        proxy_ms = proxy_cpu * 1000 / max(result.requests, 1)
         logged = site.bytes_in(log_dir) - logged_before
         halfway.join()
         row = Row(name, result, logged, users=len(cookies), resets_cookie=resets_cookie, worker_cpu_ms=cpu_ms)
@@ -257,8 +257,9 @@ class Bench:
                 name = f"{name}, {self.args.growth_posts:,} posts"
                 self.measure(server, key, name, path, 200, log_dir, users)
                 if self.wanted(key + "_deep"):
-                    deep = [site.page_back(server.url, path, cookie, PAGES_BACK) for cookie in users]
-                    deep_name = f"{name}, {PAGES_BACK:,} pages back"
+                    back = self.args.pages_back
+                    deep = [site.page_back(server.url, path, cookie, back) for cookie in users]
+                    deep_name = f"{name}, {back:,} pages back"
                     self.measure(server, key + "_deep", deep_name, path, 200, log_dir, users, paths=deep)
             self.record_memory("growth", server)
 
@@ -298,6 +299,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--follows", type=int, default=10, help="users each user follows")
     parser.add_argument("--growth-posts", type=int, default=1_000_000)
+    parser.add_argument("--pages-back", type=int, default=1000, help="how far back the grown site's deep pages are")
     parser.add_argument("--logged-in", type=int, default=50, help="users logged in for the load (at most --users)")
     parser.add_argument("--skip-growth", action="store_true")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per row")
