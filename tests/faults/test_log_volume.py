@@ -25,7 +25,7 @@ def site(serve):
     return serve(LOG_MAX_BYTES="8000", LOG_BACKUP_COUNT="2")
 
 
-def test_a_storm_leaves_the_lines_before_it_and_a_line_for_each_failing_request(site):
+def test_a_storm_leaves_the_lines_before_it_and_the_reference_of_each_failing_request(site):
     visitor = Visitor(site.url)
     marker = "/before-the-storm-7d1e"
     assert visitor.get(marker, headers={**HTML, "Referer": f"{site.url}/explore"}).status == 404
