@@ -3,6 +3,7 @@ and the operator's `flask errors`.
 
     request_id.py     one id per request, from the trusted proxy or made fresh
     logs.py           the log line (text or JSON), the traceback once per fault and window, the repeats file
+    repeats.py        a storm's repeats as one line a second that lists their request ids
     scrub.py          one vocabulary of secrets for every sink
     fingerprint.py    a fault's name: exception type and innermost application frame
     alerts/           log record -> queue -> throttle -> mail

@@ -22,7 +22,10 @@ STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 TEXT_HEADER = re.compile(r"^(\S+) (\w+) (?:([^\s\[]+) )?\[([^\]]*)\] ")
 JSON_REQUEST_ID = re.compile(r'"request_id": "([^"]*)"')  # in a JSON line cut short, which json.loads refuses
 TEXT_FINGERPRINT = re.compile(r"\| fingerprint ([0-9a-f]{12})")
-REPEAT = re.compile(r"\] \S+ \S+ \d{3} repeat of ([0-9a-f]{12}), first logged at ")  # microblog-repeats.log
+# A summary of repeats in microblog-repeats.log (app/observability/repeats.py); its ids follow the last "; requests: "
+SUMMARY = re.compile(r"^\S+ \w+ (?:[^\s\[]+ )?\[-\] \d+ repeats? of ([0-9a-f]{12}) ")
+LISTED = "; requests: "
+REPEAT = re.compile(r"\] \S+ \S+ \d{3} repeat of ([0-9a-f]{12}), first logged at ")  # a repeat's line of old
 GATED = "traceback already logged in this window"
 
 
@@ -38,6 +41,18 @@ class LogRecord:
     fingerprint: str | None = None
     has_traceback: bool = False
     access: bool = False
+    listed: list[str] = field(default_factory=list)  # a summary of repeats: the requests it stands for
+
+    def belongs_to(self, request_id: str) -> bool:
+        """Tell whether this is the request's own record: its request id, or a summary of repeats listing it."""
+        return self.request_id == request_id or request_id in self.listed
+
+    def shown_for(self, request_id: str) -> LogRecord:
+        """Show a summary of repeats with this request alone of the ids it lists (there may be hundreds)."""
+        if self.listed:
+            others = len(self.listed) - 1
+            self.text = f"{self.text.rpartition(LISTED)[0]}{LISTED}{request_id} (and {others} other(s) listed)"
+        return self
 
 
 @dataclass
@@ -87,9 +102,10 @@ def contents(path: Path) -> Iterator[bytes | mmap.mmap]:
 def find_request(request_id: str, app_logs: list[Path], access_logs: list[Path]) -> Search:
     """Return every record of `request_id`, and where the traceback of each of its faults was written.
 
-    The id is looked for as bytes, then a record is kept only if its request id field is exactly that id:
-    another request's record that merely mentions it (in its path, or a repeat's "first logged at [id]")
-    is left out, and so is an id that merely starts with it.
+    The id is looked for as bytes, then a record is kept only if its request id field is exactly that id,
+    or it is a summary of repeats whose list of requests holds that id: another request's record that merely
+    mentions it (in its path, or a summary's "first logged at [id]") is left out, and so is an id that merely
+    starts with it.
     """
     search = Search(request_id, app_logs + access_logs)
     needle = request_id.encode()
@@ -97,7 +113,7 @@ def find_request(request_id: str, app_logs: list[Path], access_logs: list[Path])
         with contents(path) as data:
             lines = LineCounter(data)
             found = [parse(path, data, start, end, lines) for start, end in hits(data, needle)]
-            search.records += [record for record in found if record.request_id == request_id]
+            search.records += [record.shown_for(request_id) for record in found if record.belongs_to(request_id)]
     search.records.sort(key=lambda record: record.text[:24])  # the two files' records in time order (ISO times)
     for path in access_logs:
         with contents(path) as data:
@@ -175,7 +191,9 @@ def parse(path: Path, data, start: int, end: int, lines: LineCounter) -> LogReco
     if header := TEXT_HEADER.match(raw):
         record.host, record.request_id = header.group(3), header.group(4)
     first_line = raw.split("\n", 1)[0]
-    if repeat := REPEAT.search(first_line):
+    if summary := SUMMARY.match(first_line):
+        record.fingerprint, record.listed = summary.group(1), first_line.rpartition(LISTED)[2].split()
+    elif repeat := REPEAT.search(first_line):
         record.fingerprint = repeat.group(1)
     elif found := TEXT_FINGERPRINT.search(first_line):
         record.fingerprint = found.group(1)
@@ -191,7 +209,9 @@ def from_json(record: LogRecord, raw: str) -> LogRecord:
         return with_request_id_of_cut_line(record)
     record.request_id, record.host = fields.get("request_id", "-"), fields.get("host")
     header = " ".join(str(part) for part in (fields.get("time"), fields.get("level"), record.host) if part)
-    if repeat := fields.get("repeat_of"):  # a compact line of microblog-repeats.log
+    if "request_ids" in fields:  # a summary of repeats
+        return summary_from_json(record, header, fields)
+    if repeat := fields.get("repeat_of"):  # a repeat's line of old
         record.fingerprint = fields.get("fingerprint")
         record.text = (
             f"{header} [{record.request_id}] {fields.get('method')} "
@@ -211,6 +231,19 @@ def from_json(record: LogRecord, raw: str) -> LogRecord:
         record.has_traceback = True
         line += "\n" + fields["traceback"].rstrip("\n")
     record.text = line
+    return record
+
+
+def summary_from_json(record: LogRecord, header: str, fields: dict) -> LogRecord:
+    """Lay a JSON summary of repeats out as the text format does."""
+    record.fingerprint, record.listed = fields.get("fingerprint"), [str(each) for each in fields["request_ids"]]
+    repeat_of = fields.get("repeat_of") or {}
+    span = f"from {str(fields.get('from'))[11:23]} to {str(fields.get('to'))[11:23]}"
+    record.text = (
+        f"{header} [-] {fields.get('message')} {fields.get('method')} {fields.get('path')} {fields.get('status')} "
+        f"{span}, first logged at {repeat_of.get('time')} [{repeat_of.get('request_id')}]{LISTED}"
+        + " ".join(record.listed)
+    )
     return record
 
 

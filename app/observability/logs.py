@@ -2,9 +2,9 @@
 
 One rotating file shared safely by every worker process (concurrent-log-handler locks it around
 each write and rotation), or stdout under a process manager; text or JSON lines. In an error
-storm a fault's message and traceback are written once per window; each repeat gets one compact
-line in a file of its own (microblog-repeats.log), so an outage of any length cannot rotate away
-the lines that tell how it started.
+storm a fault's message and traceback are written once per window; its repeats are summed up in one
+line a second that lists their request ids (app/observability/repeats.py), in a file of its own
+(microblog-repeats.log), so an outage of any length cannot rotate away the lines that tell how it started.
 """
 
 import json
@@ -22,6 +22,7 @@ from flask.logging import default_handler
 from sqlalchemy.engine import make_url
 
 from app.observability.fingerprint import record_fingerprint, relative_path
+from app.observability.repeats import RepeatSummaries, Summary
 from app.observability.request_id import current_request_id
 from app.observability.scrub import cookie_values, known_secrets, request_secrets, scrub_text
 from app.version import __version__
@@ -49,15 +50,16 @@ def configure_logging(app: Flask) -> None:
     if app.debug or (app.testing and not app.config["LOG_IN_TESTS"]):
         return
     handler, target, problem = output_handler(app.config, LOG_FILE_NAME)
-    handlers = [handler]
+    handler.setFormatter(make_formatter(app.config))
+    repeats_output = handler  # stdout or stderr: one stream for everything
     if isinstance(handler, ConcurrentRotatingFileHandler):
-        repeats, _, _ = output_handler(app.config, REPEATS_FILE_NAME)
-        handler.addFilter(lambda record: not is_repeat(record))
-        repeats.addFilter(is_repeat)
-        handlers.append(repeats)
+        repeats_output, _, _ = output_handler(app.config, REPEATS_FILE_NAME)
+        repeats_output.setFormatter(handler.formatter)
+    summaries = RepeatSummaries(repeats_output, repeats_output is not handler, known_secrets(app.config))
+    handler.addFilter(lambda record: not is_repeat(record))
+    summaries.addFilter(is_repeat)
     gate = TracebackGate(app.config["ALERT_WINDOW"], app.config["LOG_ALL_TRACEBACKS"])
-    for each in handlers:
-        each.setFormatter(make_formatter(app.config))
+    for each in (handler, summaries):
         each.filters[:0] = [RequestIdFilter(), gate]  # before the split: they decide what a repeat is
         install(app.logger, each)
     app.logger.setLevel(app.config["LOG_LEVEL"])
@@ -171,10 +173,10 @@ def is_repeat(record: logging.LogRecord) -> bool:
 
 
 class TracebackGate(logging.Filter):
-    """Let a fault's message and traceback through once per window in this process; repeats get a compact line.
+    """Let a fault's message and traceback through once per window in this process; repeats are summed up.
 
-    A repeat's line names the record that holds the whole story: "repeat of <fingerprint>, first
-    logged at <time> [<request id>]", so an error storm cannot rotate away what came before it.
+    A summary of repeats names the record that holds the whole story: "first logged at <time> [<request
+    id>]", so an error storm cannot rotate away what came before it.
     """
 
     def __init__(self, window: float, always: bool = False):
@@ -212,8 +214,8 @@ class MicroblogFormatter(logging.Formatter):
         self.secrets, self.host = secrets, host
 
     def fields(self, record: logging.LogRecord) -> dict:
-        if is_repeat(record):
-            return self.repeat_fields(record)
+        if summary := getattr(record, "summary", None):
+            return self.summary_fields(record, summary)
         exc = record.exc_info[1] if record.exc_info else None
         # A failure masks what the user typed too; any record made in a request masks its cookies' values.
         secrets = self.secrets + (request_secrets() if exc is not None else cookie_values())
@@ -237,35 +239,42 @@ class MicroblogFormatter(logging.Formatter):
             fields["stack"] = scrub_text(record.stack_info, self.secrets)
         return fields
 
-    def repeat_fields(self, record: logging.LogRecord) -> dict:
-        """The compact record of a repeat: which request, and where the fault's full record is."""
-        first_time, first_request = record.first_logged
-        fingerprint = record_fingerprint(record)
+    def summary_fields(self, record: logging.LogRecord, summary: Summary) -> dict:
+        """A fault's repeats on one page in one interval: how many, when, where its full record is, and which
+        requests they were (each listed once, in the order they were logged)."""
+        first_time, first_request = summary.first_logged
         return {
-            "time": utc_timestamp(record.created),
+            "time": utc_timestamp(summary.first),
             "level": record.levelname,
             "host": self.host,
-            "request_id": record.request_id,
+            "request_id": "-",  # no one request's record: the ids below are
             "logger": record.name,
-            "message": f"repeat of {fingerprint}",
-            "method": getattr(record, "method", "-"),
-            "path": scrub_text(getattr(record, "path", "-"), self.secrets + cookie_values()),
-            "status": getattr(record, "status", 500),
-            "fingerprint": fingerprint,
+            "message": f"{summary.count} {'repeat' if summary.count == 1 else 'repeats'} of {summary.fingerprint}",
+            "method": summary.method,
+            "path": scrub_text(summary.path, self.secrets),
+            "status": summary.status,
+            "fingerprint": summary.fingerprint,
+            "repeats": summary.count,
+            "from": utc_timestamp(summary.first),
+            "to": utc_timestamp(summary.last),
             "repeat_of": {"time": utc_timestamp(first_time), "request_id": first_request},
+            "request_ids": summary.request_ids,
         }
 
 
 class TextFormatter(MicroblogFormatter):
-    """`2025-01-31T12:00:00.123Z ERROR web-1 [request-id] app: message | Type: text | fingerprint f [in place]`."""
+    """`2025-01-31T12:00:00.123Z ERROR web-1 [request-id] app: message | Type: text | fingerprint f [in place]`.
+
+    A summary of repeats: `… [-] 812 repeats of f GET /explore 500 from 12:00:01.002 to 12:00:01.998, first
+    logged at <time> [<request id>]; requests: <id> <id> …`. The fixed parts come before the path, which the
+    request chose, and the ids after the last "; requests: ", so a path cannot pass for either.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         fields = self.fields(record)
         line = f"{fields['time']} {fields['level']} {fields['host']} [{fields['request_id']}] "
-        if repeat := fields.get("repeat_of"):
-            where = f"{fields['method']} {one_line(fields['path'])} {fields['status']}"
-            first = f"first logged at {repeat['time']} [{repeat['request_id']}]"
-            return line + f"{where} repeat of {fields['fingerprint']}, {first}"
+        if "request_ids" in fields:
+            return line + summary_text(fields)
         line += f"{fields['logger']}: {one_line(fields['message'])}"
         if exception := fields.get("exception"):
             line += f" | {exception['type']}: {one_line(exception['message'])} | fingerprint {exception['fingerprint']}"
@@ -281,6 +290,13 @@ class JsonFormatter(MicroblogFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return json_line(self.fields(record))
+
+
+def summary_text(fields: dict) -> str:
+    head = f"{fields['message']} {one_line(fields['method'])} {one_line(fields['path'])} {fields['status']}"
+    span = f"from {fields['from'][11:23]} to {fields['to'][11:23]}"  # the times of day: the line gives the date
+    first = f"first logged at {fields['repeat_of']['time']} [{fields['repeat_of']['request_id']}]"
+    return f"{head} {span}, {first}; requests: {' '.join(fields['request_ids'])}"
 
 
 def utc_timestamp(created: float) -> str:

@@ -101,6 +101,13 @@ class LogFile:
 
         return matching(wait_for(matching, self.text, timeout, what=f"a log record matching {pattern!r}"))[0]
 
+    def wait_for_failure(self, request_id: str, full: str, where: str) -> str:
+        """Return the line of a failing request: its full record (`full` after its id), or in a window the
+        summary of repeats that lists its id (`where` is the method, path and status: "GET /explore 503")."""
+        own = re.escape(request_id)
+        listed = rf"\[-\] \d+ repeats? of \w+ {re.escape(where)} .*; requests: (.* )?{own}( |$)"
+        return self.wait_for(rf"ERROR \S+ (\[{own}\] {full}|{listed})")
+
     def errors(self) -> list[str]:
         return [line for line in self.records() if LOG_LINE.match(line)["level"] in {"ERROR", "CRITICAL"}]
 
