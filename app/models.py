@@ -190,12 +190,16 @@ class Post(db.Model):
     """A short message written by a user."""
 
     # A user's posts newest first (their profile; ties by id) read straight from the index, not sorted; it serves
-    # lookups by user_id alone too (deleting a user's posts).
-    __table_args__ = (sa.Index("ix_post_user_id_timestamp", "user_id", "timestamp", "id"),)
+    # lookups by user_id alone too (deleting a user's posts). Every post newest first (explore, the timeline) and
+    # a keyset page's (timestamp, id) < (:timestamp, :id) seek the other.
+    __table_args__ = (
+        sa.Index("ix_post_user_id_timestamp", "user_id", "timestamp", "id"),
+        sa.Index("ix_post_timestamp_id", "timestamp", "id"),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     body: so.Mapped[str] = so.mapped_column(sa.String(POST_MAX))
-    timestamp: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True, default=utcnow)
+    timestamp: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
 
     author: so.Mapped[User] = so.relationship(back_populates="posts")

@@ -79,7 +79,7 @@ class RenderedLists:
             for post in page.items
         )
         where = (request.script_root, endpoint, tuple(sorted((endpoint_args or {}).items())))
-        key = (*where, page.number, page.has_next, shown, deletable)
+        key = (*where, page.newer, page.older, shown, deletable)
         with self.lock:
             html = self.entries.get(key)
             if html is not None:

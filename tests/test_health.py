@@ -96,12 +96,12 @@ def test_readyz_stays_ready_when_a_newer_release_migrated_and_warns_once(app, cl
     [warning] = caplog.records  # one line for the process, not one a probe
     assert warning.levelno == logging.WARNING
     assert warning.getMessage() == (
-        "The database is at a newer revision than this release (9f3c2a1b7d4e; this release's newest is 0007): "
+        "The database is at a newer revision than this release (9f3c2a1b7d4e; this release's newest is 0008): "
         "a newer release has migrated it. Still ready, as in a rolling deploy"
     )
 
 
-@pytest.mark.parametrize("revision", ["0006", "0001", None], ids=["one-behind", "first", "no-revision"])
+@pytest.mark.parametrize("revision", ["0007", "0001", None], ids=["one-behind", "first", "no-revision"])
 def test_readyz_answers_503_while_the_database_is_behind_this_release(app, client, caplog, revision):
     set_database_revision(app, revision)
 
@@ -168,11 +168,11 @@ def alembic_head(migrations: Path) -> str:
 def test_the_migrations_head_is_alembics_without_alembic(app, tmp_path):
     """/readyz reads the newest migration from the files (no Alembic in a worker); Alembic agrees."""
     shipped = Path(app.root_path).parent / "migrations"
-    assert migrations_head(app.root_path) == alembic_head(shipped) == "0007"
+    assert migrations_head(app.root_path) == alembic_head(shipped) == "0008"
     # A tree with a merge: "m" names two parents, as `flask db merge` writes it.
     copy = tmp_path / "project" / "migrations"
     shutil.copytree(shipped, copy)
-    for name, down in (("b1", '"0007"'), ("b2", '"0007"'), ("m", '("b1", "b2")')):
+    for name, down in (("b1", '"0008"'), ("b2", '"0008"'), ("m", '("b1", "b2")')):
         (copy / "versions" / f"{name}.py").write_text(f'revision = "{name}"\ndown_revision = {down}\n')
     app_root = str(tmp_path / "project" / "app")
     assert migrations_head(app_root) == alembic_head(copy) == "m"

@@ -1,5 +1,7 @@
 """Pages issue the same number of SQL statements for 1 post as for 25: no query per post."""
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -116,3 +118,42 @@ def test_a_profile_reads_its_newest_posts_without_sorting_all_of_them(app, clien
     client.get(path)  # let last_seen settle
     plans = query_plans(app, client, path)
     assert not [plan for plan in plans if any(words in plan for words in SORTS_ALL_FOUND)], plans
+
+
+def keyset_addresses(client, path: str) -> list[str]:
+    """Return the first page of a list, a page before a position (from its Older link) and one after a position
+    (the Newer link of that page)."""
+    first = client.get(path).get_data(as_text=True)
+    older = re.search(r'href="([^"]+)">Older posts', first).group(1).replace("&amp;", "&")
+    newer = re.search(r'href="([^"]+)">&larr; Newer posts', client.get(older).get_data(as_text=True)).group(1)
+    return [path, older, newer.replace("&amp;", "&")]
+
+
+# How each database says it seeks the index of posts to a page's place, rather than reading from the newest
+# post on (SQLite's SCAN; PostgreSQL's index scan with no condition on the time, or the time only as a filter).
+KEYSET_SEEKS = {
+    "sqlite": re.compile(r"SEARCH post USING (COVERING )?INDEX \w+ \([^)]*timestamp[<>]\?\)"),
+    "postgresql": re.compile(r'Index Cond: [^/]*ROW\("timestamp", id\) [<>] ROW\('),
+}
+
+
+@pytest.mark.parametrize("page", ["/", "/explore", "/user/{me}"])
+def test_every_keyset_page_seeks_its_place_without_sorting_or_reading_whole_tables(
+    app, client, auth, make_user, make_post, page
+):
+    """A page far back costs what the first costs: the query seeks the index at the page's position, never OFFSET."""
+    app.config["POSTS_PER_PAGE"] = 2
+    me, other = make_user(), make_user()
+    auth.login(me)
+    client.post(f"/follow/{other.username}")
+    for n in range(6):
+        make_post(me if n % 2 else other, f"post {n}", minutes_ago=n)
+    path = page.format(me=me.username)
+    client.get(path)  # let last_seen settle
+    for at, address in enumerate(keyset_addresses(client, path)):
+        plans = query_plans(app, client, address)
+        assert not [plan for plan in plans if any(words in plan for words in (*WHOLE_TABLE, *SORTS_ALL_FOUND))], plans
+        if at:  # a page before or after a position
+            with app.app_context():
+                seek = KEYSET_SEEKS[db.engine.dialect.name]
+            assert [plan for plan in plans if seek.search(plan)], plans

@@ -55,9 +55,10 @@ BEARER = {"bearer": []}
 BASIC = {"basic": []}
 ALWAYS = (429, 500, 503)  # any operation: the rate limit, a fault, a database outage
 WITH_BODY = (400, 413, 415)  # operations that read a JSON body (422 is added by spectree)
-OPTIONAL_HEADERS = ("Link", "Location")  # only lists have a Link; a new token has no URL of its own
+OPTIONAL_HEADERS = ("Link", "Location")  # a list's Link only when it has pages; a new token has no URL of its own
 HEADERS = {
     201: {"Location": "The new user's or post's URL."},
+    302: {"Location": "The same page by position (`before`): an old page number's address today."},
     405: {"Allow": "The methods this address takes."},
     429: {"Retry-After": "Seconds to wait before sending again."},
     503: {"Retry-After": "Seconds to wait before sending again."},

@@ -6,16 +6,18 @@ from flask import Blueprint, current_app, request, url_for
 from app.api.auth import current_api_user, token_required
 from app.api.errors import ApiError
 from app.api.openapi import BEARER, body_errors, json_body, no_content, query_errors, responses, spec
-from app.api.schemas import NewPost, PageQuery, PostLinks, PostOut, PostPage
+from app.api.schemas import NewPost, PageLinks, PageQuery, PostLinks, PostOut, PostPage
 from app.api.users import user_or_404
 from app.extensions import db
 from app.main import post_lists
+from app.main.pagination import Place, cursor_for
 from app.main.posts import LARGEST_ID, delete_own_post
 from app.models import Post
 
 bp = Blueprint("posts", __name__)
 POST_ID = "<int:post_id>"
-LIST_ANSWERS = {"errors": (404,), "HTTP_200": PostPage}
+LIST_ERRORS = (400, 404)  # a damaged cursor or more than one place; a page past the oldest post
+LIST_ANSWERS = {"HTTP_200": PostPage, "HTTP_302": None}
 LIST_DOC = {"query": PageQuery, "before": query_errors, "tags": ["posts"]}
 
 
@@ -40,48 +42,59 @@ def post_or_404(post_id: int) -> Post:
     return post
 
 
-def posts_page(list_posts, *args):
-    """Answer one page of a list from app.main.post_lists with a Link header to the pages on either side.
+def posts_page(post_list: post_lists.PostList, **values):
+    """Answer the page of a list the query asks for, with a Link header to the pages on either side.
 
-    A page past the end is a 404.
+    The same places as the site's pages (app/main/routes.py): the newest page, `before` or `after` a cursor, or an
+    old `page` number, answered with a 302 to the same page by position. A page past the end is a 404; a page
+    after the newest post is empty (a client asking for what is new since its last look).
     """
-    number = request.context.query.page
-    page = list_posts(*args, number, current_app.config["POSTS_PER_PAGE"])
-    links = []
-    if page.has_next:
-        links.append(f'<{page_url(number + 1)}>; rel="next"')
-    if page.has_prev:
-        links.append(f'<{page_url(number - 1)}>; rel="prev"')
+    query = request.context.query
+    per_page = current_app.config["POSTS_PER_PAGE"]
+    place = Place.from_query(query.before, query.after, query.page)
+    if query.page is not None:
+        start = post_list.start_of_old_page(query.page, per_page, **values)
+        if start is not None:
+            return "", 302, {"Location": page_url(before=cursor_for(*start))}
+    page = post_list.page(place, per_page, **values)
+    older = page_url(before=page.older) if page.has_next else None
+    newer = page_url(after=page.newer) if page.has_prev else None
+    links = [f'<{url}>; rel="{rel}"' for url, rel in ((older, "next"), (newer, "prev")) if url]
     body = PostPage(
-        items=[post_out(post) for post in page.items], page=number, has_next=page.has_next, has_prev=page.has_prev
+        items=[post_out(post) for post in page.items],
+        has_next=page.has_next,
+        has_prev=page.has_prev,
+        older=page.older,
+        newer=page.newer,
+        links=PageLinks(next=older, prev=newer),
     )
     return body, 200, {"Link": ", ".join(links)} if links else {}
 
 
-def page_url(number: int) -> str:
-    return url_for(request.endpoint, **request.view_args, page=number)
+def page_url(**place) -> str:
+    return url_for(request.endpoint, **request.view_args, **place)
 
 
 @bp.get("/posts")
-@spec.validate(resp=responses(**LIST_ANSWERS), **LIST_DOC)
+@spec.validate(resp=responses(errors=LIST_ERRORS, **LIST_ANSWERS), **LIST_DOC)
 def explore():
     """Every post, newest first."""
-    return posts_page(post_lists.explore)
+    return posts_page(post_lists.EXPLORE)
 
 
 @bp.get("/timeline")
 @token_required
-@spec.validate(resp=responses(errors=(401, 404), HTTP_200=PostPage), security=BEARER, **LIST_DOC)
+@spec.validate(resp=responses(errors=(401, *LIST_ERRORS), **LIST_ANSWERS), security=BEARER, **LIST_DOC)
 def timeline():
     """Your posts and those of the people you follow, newest first."""
-    return posts_page(post_lists.timeline, current_api_user().id)
+    return posts_page(post_lists.TIMELINE, user_id=current_api_user().id)
 
 
 @bp.get("/users/<username>/posts")
-@spec.validate(resp=responses(**LIST_ANSWERS), **LIST_DOC)
+@spec.validate(resp=responses(errors=LIST_ERRORS, **LIST_ANSWERS), **LIST_DOC)
 def user_posts(username: str):
     """One user's posts, newest first."""
-    return posts_page(post_lists.by_user, user_or_404(username).id)
+    return posts_page(post_lists.BY_USER, user_id=user_or_404(username).id)
 
 
 @bp.post("/posts")

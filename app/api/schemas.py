@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 from pydantic_core import PydanticCustomError
 
 from app import rules
-from app.main.pagination import MAX_OFFSET
+from app.main.pagination import CURSOR_PATTERN, MAX_OFFSET, OLD_PAGES_ANSWERED
 
 
 def rule(check, *args) -> AfterValidator:
@@ -107,8 +107,31 @@ class NewPost(Request):
     body: PostBody
 
 
+def cursor(description: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "pattern": CURSOR_PATTERN, "description": description})
+
+
+def without_null_defaults(schema: dict) -> None:
+    """Leave `default: null` out of the document: a parameter left out is not given, and no query string sends null."""
+    for field in schema["properties"].values():
+        field.pop("default", None)
+
+
 class PageQuery(BaseModel):
-    page: int = Field(default=1, ge=1, le=MAX_OFFSET, description="1 is the newest page")
+    """Where a page starts: at the newest post (none given), or one of `before`, `after` and the old `page`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=without_null_defaults)  # a misspelt name is said
+
+    before: Annotated[str | None, cursor("The posts older than this position: a page's `older` cursor.")] = None
+    after: Annotated[str | None, cursor("The posts newer than this position: a page's `newer` cursor.")] = None
+    page: Annotated[
+        int | None,
+        Field(ge=1, le=MAX_OFFSET),
+        WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_OFFSET, "description": (
+            "An old page number, kept for old links: 1 is the newest page; 2 to "
+            f"{OLD_PAGES_ANSWERED} answer 302 to the same page by position (`before`); past that, 404."
+        )}),
+    ] = None  # fmt: skip
 
 
 class Links(BaseModel):
@@ -144,13 +167,20 @@ class PostOut(BaseModel):
     links: PostLinks
 
 
+class PageLinks(BaseModel):
+    next: str | None = Field(description="The older posts (`before` this page's last post); null on the oldest page")
+    prev: str | None = Field(description="The newer posts (`after` this page's first post); null on the newest page")
+
+
 class PostPage(BaseModel):
-    """One page of posts, newest first; the `Link` header has the next and previous pages."""
+    """One page of posts, newest first; the `Link` header has the next (older) and previous (newer) pages too."""
 
     items: list[PostOut]
-    page: int
     has_next: bool
     has_prev: bool
+    older: str | None = Field(description="The cursor to give as `before` for the next page; null on the oldest")
+    newer: str | None = Field(description="The cursor to give as `after` for the previous page; null on the newest")
+    links: PageLinks
 
 
 class RegistrationLinks(BaseModel):

@@ -21,9 +21,10 @@ MEDIA_TYPE = "application/problem+json"
 GENERIC_SLUG = re.compile(r"http-([1-5][0-9]{2})")
 
 
-def problem(status: int, detail: str, **members):
-    """Build the problem+json response; `code`, `name`, `description` and `request_id` keep older clients working."""
-    kind = problem_for_status(status)
+def problem(status: int, detail: str, kind: "ProblemType | None" = None, **members):
+    """Build the problem+json response (of the status's own kind unless given); `code`, `name`, `description` and
+    `request_id` keep older clients working."""
+    kind = kind or problem_for_status(status)
     request_id = current_request_id()
     body = {
         "type": type_url(kind),
@@ -43,12 +44,15 @@ def problem(status: int, detail: str, **members):
 def problem_response(error: HTTPException, detail: str | None = None):
     """Answer a Werkzeug error in the plain words of app/errors/text.py, never the instance's (it can carry
     exception text)."""
-    return problem(error.code or 500, detail or error_text(error).detail)
+    return problem(error.code or 500, detail or error_text(error).detail, CATALOG.get(getattr(error, "problem", "")))
 
 
 @dataclass(frozen=True)
 class ProblemType:
-    """What went wrong, in words a client developer can act on."""
+    """What went wrong, in words a client developer can act on.
+
+    The first kind of a status is the status's own; another is named by the error that raises it (its `problem`).
+    """
 
     slug: str
     status: int
@@ -61,6 +65,13 @@ CATALOG = {
     for problem in [
         ProblemType(
             "malformed-json", 400, "Malformed JSON", "The request body is not valid JSON. Send one JSON object."
+        ),
+        ProblemType(
+            "bad-page-position",
+            400,
+            "Bad page position",
+            "A list's `before` or `after` is not a cursor this API gave (a page's `older` or `newer`), or more than "
+            "one of `page`, `before` and `after` was sent. Start from the first page and follow the `Link` header.",
         ),
         ProblemType(
             "unauthorized",
@@ -110,7 +121,7 @@ CATALOG = {
         ),
     ]
 }
-BY_STATUS = {problem.status: problem for problem in CATALOG.values()}
+BY_STATUS = {problem.status: problem for problem in reversed(CATALOG.values())}  # the first of each status
 
 
 def problem_for_status(status: int) -> ProblemType:

@@ -2,7 +2,7 @@
 
     routes.py       the pages
     post_lists.py   the lists of posts the pages and the API show, read lean
-    pagination.py   newer/older pages that never count the whole table
+    pagination.py   newer/older pages by a post's position, never an offset
     avatars.py      identicons drawn on the server
     cli.py          `flask seed`: demo users, posts and follows
 

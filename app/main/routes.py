@@ -1,6 +1,6 @@
 """The microblog's pages: the timeline, explore, profiles, following; avatars and the site's icon."""
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import NotFound
@@ -10,6 +10,7 @@ from app.extensions import db, login
 from app.forms import EditProfileForm, EmptyForm, PostForm
 from app.main import post_lists
 from app.main.avatars import identicon_svg
+from app.main.pagination import Page, Place, cursor_for
 from app.main.posts import deletable_by, delete_own_post, own_post
 from app.models import Post, Profile, User, commit_unless_taken
 from app.rules import POST_MAX, USERNAME_MAX, USERNAME_TAKEN
@@ -42,13 +43,25 @@ def viewer_id() -> int | None:
     return current_user.id if current_user.is_authenticated else None
 
 
-def page_number() -> int:
-    return request.args.get("page", 1, type=int)
+def posts_page(post_list: post_lists.PostList, **values) -> Page:
+    """Return the page of a list the query string asks for: the newest, or ?before= or ?after= a post's cursor.
 
-
-def posts_page(list_posts, *args):
-    """Return the page the query string asks for of a list from app.main.post_lists."""
-    return list_posts(*args, page_number(), current_app.config["POSTS_PER_PAGE"])
+    An old numbered address (?page=N, from a bookmark) is sent on to the keyset address of the same page by a
+    302, not a 301: page N holds other posts as posts are written, and a browser keeps a 301 for good. A page
+    after the newest post (its Newer link followed once that post was deleted) is the first page.
+    """
+    per_page = current_app.config["POSTS_PER_PAGE"]
+    args = request.args
+    place = Place.from_query(args.get("before"), args.get("after"), args.get("page"))
+    number = args.get("page", type=int)  # a page that is not a number is the first, as it always was
+    if number is not None:
+        start = post_list.start_of_old_page(number, per_page, **values)
+        if start is not None:
+            abort(redirect(url_for(request.endpoint, **request.view_args, before=cursor_for(*start)), 302))
+    page = post_list.page(place, per_page, **values)
+    if place.after is not None and not page.items:
+        abort(redirect(url_for(request.endpoint, **request.view_args), 302))
+    return page
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -63,7 +76,7 @@ def index():
             db.session.commit()
             flash("Your post is now live!")
             return redirect(url_for("main.index"))
-    page = posts_page(post_lists.timeline, current_user.id)
+    page = posts_page(post_lists.TIMELINE, user_id=current_user.id)
     deletable = deletable_by(page.items, current_user.id)
     return render_template(
         "index.html", title="Home", form=form, post_max=POST_MAX, page=page, endpoint="main.index", deletable=deletable
@@ -91,7 +104,7 @@ def welcome():
 
 @bp.route("/explore")
 def explore():
-    page = posts_page(post_lists.explore)
+    page = posts_page(post_lists.EXPLORE)
     return render_template(
         "explore.html",
         title="Explore",
@@ -125,7 +138,7 @@ def user(username: str):
     person = Profile.of(username, viewer)
     if person is None:
         raise NoSuchUser(username)
-    page = posts_page(post_lists.by_user, person.id)
+    page = posts_page(post_lists.BY_USER, user_id=person.id)
     return render_template(
         "user.html",
         title=person.display_name or person.username,

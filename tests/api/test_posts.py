@@ -1,7 +1,10 @@
 """Posts: paginated lists with Link headers, writing (201 with Location), reading, deleting one's own."""
 
+from datetime import datetime
+
 import pytest
 
+from app.main.pagination import cursor_for
 from tests.api.conftest import assert_problem
 
 
@@ -14,20 +17,60 @@ def bodies(response) -> list[str]:
     return [post["body"] for post in response.get_json()["items"]]
 
 
-def test_explore_pages_newest_first_with_link_headers(client, make_user, make_post):
+def link(response, rel: str) -> str:
+    """Return the address of the `rel` link in the Link header."""
+    links = dict(reversed(part.split(">; rel=")) for part in response.headers["Link"].split(", "))
+    return links[f'"{rel}"'].removeprefix("<")
+
+
+def test_explore_pages_newest_first_with_link_headers_by_position(client, make_user, make_post):
     author = make_user()
     for n in range(5):
         make_post(author, f"post {n}", minutes_ago=n)
 
     first = client.get("/api/posts")
-    second = client.get("/api/posts?page=2")
-    last = client.get("/api/posts?page=3")
+    second = client.get(link(first, "next"))
+    last = client.get(link(second, "next"))
 
-    assert bodies(first) == ["post 0", "post 1"] and first.headers["Link"] == '</api/posts?page=2>; rel="next"'
+    assert bodies(first) == ["post 0", "post 1"] and 'rel="prev"' not in first.headers["Link"]
+    older = first.get_json()["older"]
+    assert link(first, "next") == first.get_json()["links"]["next"] == f"/api/posts?before={older}"
     assert bodies(second) == ["post 2", "post 3"]
-    assert second.headers["Link"] == '</api/posts?page=3>; rel="next", </api/posts?page=1>; rel="prev"'
-    assert bodies(last) == ["post 4"] and last.headers["Link"] == '</api/posts?page=2>; rel="prev"'
+    assert bodies(client.get(link(second, "prev"))) == ["post 0", "post 1"]
+    assert bodies(last) == ["post 4"] and 'rel="next"' not in last.headers["Link"]
+    assert last.get_json()["has_next"] is False and last.get_json()["links"]["next"] is None
+    assert_problem(client.get("/api/posts?before=1.1"), 404)  # before the oldest post: no page
+
+
+def test_an_old_page_number_is_sent_on_to_the_same_page_by_position(client, make_user, make_post):
+    author = make_user()
+    for n in range(5):
+        make_post(author, f"post {n}", minutes_ago=n)
+
+    moved = client.get("/api/posts?page=2")
+
+    assert moved.status_code == 302 and "/api/posts?before=" in moved.headers["Location"]
+    assert bodies(client.get(moved.headers["Location"])) == ["post 2", "post 3"]
+    assert bodies(client.get("/api/posts?page=1")) == ["post 0", "post 1"]
     assert_problem(client.get("/api/posts?page=4"), 404)
+    too_far = assert_problem(client.get("/api/posts?page=1001"), 404)
+    assert "too far back" in too_far["detail"]
+
+
+@pytest.mark.parametrize(
+    "query", ["before=abc", "before=-1.5", "before=1234567890123456789.5", "after=1.2.3", "before=1.2&after=1.3"]
+)
+def test_a_damaged_cursor_is_a_400_in_plain_words(client, query):
+    body = assert_problem(client.get(f"/api/posts?{query}"), 400)
+    assert "page of posts" in body["detail"] and body["type"].endswith("/api/problems/bad-page-position")
+
+
+def test_after_the_newest_post_is_an_empty_page_to_look_for_new_posts_from(client, make_user, make_post):
+    make_post(make_user(), "the newest")
+    newest = client.get("/api/posts").get_json()["items"][0]
+    since = client.get(f"/api/posts?after={cursor_for(datetime.fromisoformat(newest['timestamp']), newest['id'])}")
+    assert since.status_code == 200 and bodies(since) == []
+    assert since.get_json()["has_prev"] is False
 
 
 @pytest.mark.parametrize("page", ["0", "-1", "two", "99999999999999999999"])

@@ -97,6 +97,12 @@ def api_schema(live):
 NO_INVALID_REQUEST = {("GET /api/users/{username}", GenerationMode.NEGATIVE)}
 
 
+def one_place(case) -> bool:
+    """Say whether a request names at most one place in a list (`page`, `before`, `after`): a rule the document
+    states in words only, since OpenAPI's query parameters are independent of each other. Several are a 400."""
+    return len({"page", "before", "after"} & set(case.query or {})) <= 1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
 @pytest.mark.parametrize("label", OPERATIONS)
@@ -106,7 +112,7 @@ def test_every_operation_conforms_and_never_fails(api_schema, live, label, mode)
     assert operation is not None, f"{label} is generated in-process but not served"
     calls = []
 
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=operation.as_strategy(generation_mode=mode).filter(lambda case: mode.is_negative or one_place(case)))
     @settings(
         max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck), database=None
     )
