@@ -248,7 +248,7 @@ class Bench:
         log_dir = self.folder / "growth-logs"
         with self.serve("large", site.app_env(database, log_dir)) as server:
             users = site.log_in_many(server.url, self.logged_in)
-            star = f"demo{self.growth_users}"
+            star = f"demo{self.args.growth_users}"
             for key, name, path in (
                 ("growth_home", "home timeline", "/"),
                 ("growth_explore", "explore", "/explore"),
@@ -263,17 +263,12 @@ class Bench:
                     self.measure(server, key + "_deep", deep_name, path, 200, log_dir, users, paths=deep)
             self.record_memory("growth", server)
 
-    @property
-    def growth_users(self) -> int:
-        """The grown site's users: 10,000 followers of the star, and the star (fewer for a small test run)."""
-        return min(10_000, max(self.args.growth_posts // 100, self.logged_in + 1)) + 1
-
     def grown_database(self) -> Path:
         path = self.folder / "growth" / "microblog.db"
         path.parent.mkdir(parents=True)
         started = time.monotonic()
-        site.grow_database(path, self.growth_users, self.args.growth_posts, self.logged_in, path.parent)
-        print(f"grew the large site: {self.growth_users:,} users, {self.args.growth_posts:,} posts in "
+        site.grow_database(path, self.args, path.parent)
+        print(f"grew the large site: {self.args.growth_users:,} users, {self.args.growth_posts:,} posts in "
               f"{time.monotonic() - started:.0f} s")  # fmt: skip
         return path
 
@@ -312,6 +307,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.skip_growth:
         args.only -= GROWTH_ROWS
     args.only |= {"bare", "bare404"}  # every ratio is to the bare app of the same run
+    # The grown site: 10,000 followers of the star and the star (fewer in a short run), the star writing 3% of the
+    # posts (30,000 of a million: 1,200 pages), each logged-in user following 1,000 accounts.
+    args.growth_users = min(10_000, max(args.growth_posts // 100, min(args.logged_in, args.users) + 1)) + 1
+    args.star_posts = max(1, args.growth_posts * 3 // 100)
+    args.growth_follows = min(1000, args.growth_users - 1)
     args.only |= {"home"} if GROWTH_ROWS & args.only else set()  # the grown site's rows compare with the small's
     return args
 

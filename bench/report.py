@@ -20,9 +20,9 @@ def render(rows: dict, memory_mb: dict, args: argparse.Namespace, machine: str, 
         f"gunicorn 2 workers (sync), SQLite unless the row names PostgreSQL, {args.users} users, {args.posts:,} "
         f"posts, {args.follows} follows each; {args.connections} connections, {args.duration:g} s per row, "
         f"load by {generator}.",
-        f"The grown site: {args.growth_posts:,} posts, 10,001 users, every one following one user (the star, "
-        "30,000 posts); each logged-in user follows 1,000 (fewer in a small run). nginx: the committed site file, "
-        "TLS on loopback, 1 worker process.",
+        f"The grown site: {args.growth_posts:,} posts, {args.growth_users:,} users, every one following one user "
+        f"(the star, {args.star_posts:,} posts); each logged-in user follows {args.growth_follows:,}. "
+        "nginx: the committed site file, TLS on loopback, 1 worker process.",
         "× floor: the rate against the bare Flask page served the same way (directly; after one read for the "
         "PostgreSQL rows; through nginx for the nginx rows).",
         f"Reproduce: {reproduce()}",

@@ -57,13 +57,12 @@ def seed_database(database: Path | str, users: int, posts: int, follows: int, fo
         run_with_site(database, folder, [str(FLASK), *command])
 
 
-def grow_database(database: Path | str, users: int, posts: int, logged_in: int, folder: Path) -> None:
-    """Migrate a fresh database and grow it with bench/grow.py: a million posts, 1,000 follows, 10,000 followers.
-
-    The star wrote 3% of the posts (30,000 of a million: 1,200 pages)."""
+def grow_database(database: Path | str, args, folder: Path) -> None:
+    """Migrate a fresh database and grow it with bench/grow.py as the bench's settings say."""
     run_with_site(database, folder, [str(FLASK), "db", "upgrade"])
-    grow = [sys.executable, "-m", "bench.grow", f"--users={users}", f"--posts={posts}", f"--logged-in={logged_in}",
-            f"--star-posts={max(1, posts * 3 // 100)}"]  # fmt: skip
+    grow = [sys.executable, "-m", "bench.grow", f"--users={args.growth_users}", f"--posts={args.growth_posts}",
+            f"--logged-in={min(args.logged_in, args.users)}", f"--star-posts={args.star_posts}",
+            f"--follows={args.growth_follows}"]  # fmt: skip
     run_with_site(database, folder, grow)
 
 

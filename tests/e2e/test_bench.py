@@ -7,11 +7,14 @@ import subprocess
 import sys
 import threading
 
+import psycopg
 import pytest
 
 from bench import bench, load
 from tests.support.servers import ROOT, gunicorn
 from tests.support.tools import require
+
+POSTGRESQL_URL = bench.POSTGRESQL_URL
 
 WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:34331/nope
   2 threads and 4 connections
@@ -115,25 +118,45 @@ def test_wrk_sends_each_user_to_their_own_path():
 
 @pytest.mark.slow
 def test_a_short_benchmark_run_prints_every_row_and_target(tmp_path, capsys):
+    """Every row runs for real: SQLite, this machine's PostgreSQL (a database of the run's own, dropped after),
+    nginx with the committed site file, a grown site with its pages some way back, and both storms."""
+    before = bench_databases()
     bench.main(
-        ["--duration=1", "--users=5", "--posts=200", "--follows=2", "--growth-posts=400", f"--results={tmp_path}"]
-    )
+        ["--duration=1", "--users=5", "--posts=200", "--follows=2", "--growth-posts=3000", "--pages-back=3",
+         f"--results={tmp_path}", f"--postgresql-url={POSTGRESQL_URL}"]
+    )  # fmt: skip
     table = capsys.readouterr().out
+    assert "Partial run" not in table
     rows = {
         cells[0]: cells
         for cells in (line.strip("| ").split(" | ") for line in table.splitlines() if line.startswith("| "))
     }
-    for page in ("bare Flask page (3 KB)", "bare Flask 404", "home timeline", "profile page 2", "404 page"):
-        assert rows[page][-1] == "0", f"{page} got answers it should not have"
+    pages = [cells for cells in rows.values() if len(cells) == 12 and cells[0] != "page"]
+    assert len(pages) == len(bench.ROWS)
+    for cells in pages:
+        assert cells[-1] == "0", f"{cells[0]} got answers it should not have"
     assert rows["home timeline"][1] == "5 logged in" and rows["404 page, anonymous"][1] == "anonymous"
+    assert rows["home timeline, one user's cookie"][1] == "1 logged in"
+    assert "nginx" in rows["home timeline behind nginx"][7]  # nginx's own CPU beside the workers'
     assert rows["logged-in pages keep their session cookie"][1:] == ["kept", "met"]
     assert int(rows["error storm, SMTP relay working"][-2]) >= 1  # the relay received the alert
     assert rows["error storm, SMTP relay a black hole"][-2] == "0"
-    assert "home p50 with the grown database at most 1.3 × small" in rows
+    for storm in ("error storm, SMTP relay working", "error storm, SMTP relay a black hole"):
+        assert rows[f"{storm}: a reference from its middle found by flask errors find"][1:] == ["found", "met"]
+    assert "home timeline, 3,000 posts, 3 pages back: p50 at most 1.3 × the first page's" in rows
+    assert "home behind nginx: at least 0.8 × home without it" in rows
     memory = next(line for line in table.splitlines() if line.startswith("Peak RSS of a worker (VmHWM)"))
-    for server in ("site", "growth", "storm_relay", "storm_hole"):
+    for server in ("site", "growth", "pg_site", "storm_relay", "storm_hole"):
         assert re.search(rf"\b{server} \d+\.\d MB \(\d+\.\d MB\)", memory)
     assert list(tmp_path.glob("bench-*.md"))
+    assert bench_databases() <= before, "the run left its PostgreSQL database behind"
+
+
+def bench_databases() -> set[str]:
+    """The benchmark's databases on the server (one a killed run left stays a day; the next run drops it)."""
+    with psycopg.connect(POSTGRESQL_URL.replace("+psycopg", ""), autocommit=True) as server:
+        names = server.execute("SELECT datname FROM pg_database WHERE datname LIKE 'microblog_bench_%'").fetchall()
+    return {name for (name,) in names}
 
 
 @pytest.mark.slow
