@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.extensions import db
 from app.main.cli import DEMO_PASSWORD, WORDS
-from app.models import Post, User, followers, hash_password, utcnow
+from app.models import Post, User, followers, hash_password, recount_follows, utcnow
 
 BATCH = 10_000
 
@@ -67,6 +67,7 @@ def grow(args: argparse.Namespace) -> None:
     rows = follows(rng, user_ids, star, args.logged_in, args.follows)
     for start in range(0, len(rows), BATCH):
         connection.execute(sa.insert(followers), rows[start : start + BATCH])
+    recount_follows()  # the follows went in as rows, past User.follow()
     db.session.commit()
     if connection.dialect.name == "postgresql":
         db.session.execute(sa.text("ANALYZE"))  # plans from the grown tables, as autovacuum would soon make them

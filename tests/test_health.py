@@ -96,7 +96,7 @@ def test_readyz_stays_ready_when_a_newer_release_migrated_and_warns_once(app, cl
     [warning] = caplog.records  # one line for the process, not one a probe
     assert warning.levelno == logging.WARNING
     assert warning.getMessage() == (
-        "The database is at a newer revision than this release (9f3c2a1b7d4e; this release's newest is 0008): "
+        "The database is at a newer revision than this release (9f3c2a1b7d4e; this release's newest is 0009): "
         "a newer release has migrated it. Still ready, as in a rolling deploy"
     )
 
@@ -168,11 +168,11 @@ def alembic_head(migrations: Path) -> str:
 def test_the_migrations_head_is_alembics_without_alembic(app, tmp_path):
     """/readyz reads the newest migration from the files (no Alembic in a worker); Alembic agrees."""
     shipped = Path(app.root_path).parent / "migrations"
-    assert migrations_head(app.root_path) == alembic_head(shipped) == "0008"
+    assert migrations_head(app.root_path) == alembic_head(shipped) == "0009"
     # A tree with a merge: "m" names two parents, as `flask db merge` writes it.
     copy = tmp_path / "project" / "migrations"
     shutil.copytree(shipped, copy)
-    for name, down in (("b1", '"0008"'), ("b2", '"0008"'), ("m", '("b1", "b2")')):
+    for name, down in (("b1", '"0009"'), ("b2", '"0009"'), ("m", '("b1", "b2")')):
         (copy / "versions" / f"{name}.py").write_text(f'revision = "{name}"\ndown_revision = {down}\n')
     app_root = str(tmp_path / "project" / "app")
     assert migrations_head(app_root) == alembic_head(copy) == "m"

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import User
+from tests.api.conftest import basic, bearer
 
 
 def avatar_digest(app, user: User) -> str:
@@ -148,3 +149,35 @@ def test_last_seen_is_written_at_most_once_a_minute(client, auth, make_user, app
     client.get("/explore")
     with app.app_context():
         assert db.session.scalar(sa.select(User.last_seen).where(User.id == me.id)) > first
+
+
+def test_follow_counts_are_kept_with_the_user_by_every_door(app, client, auth, make_user):
+    """A profile's counts are the user's own columns, kept by follow and unfollow, not counted on every view: a
+    user with 10,000 followers would otherwise cost every visit a count of 10,000 rows."""
+    ann, cy = make_user("ann"), make_user("cy")
+    make_user("bea")
+    auth.login(ann)
+    client.post("/follow/bea")
+    client.post("/follow/bea")  # twice: counted once
+    client.post("/follow/cy")
+    token = app.test_client().post("/api/tokens", headers=basic_auth(cy)).get_json()["token"]
+    app.test_client().put("/api/following/bea", headers=bearer(token))
+
+    assert stored_counts(app) == {"ann": (0, 2), "bea": (2, 0), "cy": (1, 1)}
+    client.post("/unfollow/bea")
+    client.post("/unfollow/bea")
+    app.test_client().delete("/api/following/bea", headers=bearer(token))
+    assert stored_counts(app) == {"ann": (0, 1), "bea": (0, 0), "cy": (1, 0)}
+    page = client.get("/user/cy").get_data(as_text=True)
+    assert "1 follower, 0 following" in page
+
+
+def stored_counts(app) -> dict[str, tuple[int, int]]:
+    """(followers, following) as each user's row holds them."""
+    with app.app_context():
+        rows = db.session.execute(sa.select(User.username, User.followers_count, User.following_count))
+        return {name: (followers, following) for name, followers, following in rows}
+
+
+def basic_auth(user) -> dict:
+    return basic(user.username)

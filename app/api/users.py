@@ -31,7 +31,6 @@ def user_or_404(username: str) -> User:
 
 
 def user_out(user: User) -> UserOut:
-    followers_count, following_count, _ = user.follow_counts(None)
     post_count = db.session.scalar(sa.select(sa.func.count(Post.id)).where(Post.user_id == user.id))
     return UserOut(
         username=user.username,
@@ -39,8 +38,8 @@ def user_out(user: User) -> UserOut:
         about_me=user.about_me,
         last_seen=user.last_seen,
         post_count=post_count,
-        followers_count=followers_count,
-        following_count=following_count,
+        followers_count=user.followers_count,
+        following_count=user.following_count,
         links=UserLinks(
             self=url_for("api.users.get_user", username=user.username),
             posts=url_for("api.posts.user_posts", username=user.username),

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from app.extensions import db
-from app.models import Post, User, followers, hash_password, utcnow
+from app.models import Post, User, followers, hash_password, recount_follows, utcnow
 
 DEMO_PASSWORD = "microblog-demo"
 WORDS = (
@@ -29,6 +29,7 @@ def seed(users: int, posts: int, follows: int, random_seed: int) -> None:
     ids = create_demo_users(users)
     create_demo_posts(rng, ids, posts)
     create_demo_follows(rng, ids, follows)
+    recount_follows()  # the follows went in as rows, past User.follow()
     db.session.commit()
     click.echo(f"Seeded {len(ids)} users, {posts} posts, {follows} follows each. Log in as demo1 / {DEMO_PASSWORD}.")
 
