@@ -203,8 +203,8 @@ class Bench:
             folder = self.folder / "postgresql"
             folder.mkdir()
             site.seed_database(url, self.args.users, self.args.posts, self.args.follows, folder)
-            print(f"seeded PostgreSQL: {self.args.users} users, {self.args.posts:,} posts in "
-                  f"{time.monotonic() - started:.0f} s")  # fmt: skip
+            print(f"seeded PostgreSQL database {name} (dropped at the end): {self.args.users} users, "
+                  f"{self.args.posts:,} posts in {time.monotonic() - started:.0f} s")  # fmt: skip
             self.run_postgresql_rows(url)
         finally:
             drop_database(admin, name)
