@@ -22,6 +22,7 @@ from pathlib import Path
 from bench import load, report, site
 from bench.relays import BlackHoleRelay, WorkingRelay
 from tests.support import tools
+from tests.support.nginx import Nginx, nginx
 from tests.support.servers import ROOT, Server, free_port, gunicorn
 
 RESULTS = ROOT / "bench" / "results"
@@ -83,13 +84,13 @@ class Bench:
     memory_mb: dict[str, tuple[float, float]] = field(default_factory=dict)  # server: (peak, at the end)
     left_out: dict[str, str] = field(default_factory=dict)  # rows not run: why
 
-    def measure(self, server: Server, key: str, name: str, path: str, status: int, log_dir: Path, cookies=(), **kw):
+    def measure(self, server: Server, key: str, name: str, path: str, status: int, log_dir: Path, cookies=(), *,
+                proxy: Nginx | None = None, paths=(), midway=None):  # fmt: skip
         """Check `path` answers `status` (as each user, at each user's own path of `paths`), warm up, then load it
         and record the row. `proxy`: nginx in front of the server, loaded instead of it (its CPU is counted); `midway`:
         something to do halfway through the load (take a reference from the middle of a storm)."""
         if not self.wanted(key):
             return
-        proxy, paths, midway = kw.get("proxy"), kw.get("paths", ()), kw.get("midway")
         base = proxy.https_url if proxy else server.url
         headers = {"User-Agent": site.USER_AGENT}
         url = base + path
@@ -109,13 +110,15 @@ class Bench:
         halfway.start()
         result = load.drive(url, self.args.duration, self.args.connections, headers, status, cookies, paths)
         cpu_ms = (site.workers_cpu_seconds(server.process.pid) - cpu_before) * 1000 / max(result.requests, 1)
-        proxy_cpu = site.workers_cpu_seconds(proxy.master_pid()) - proxy_cpu_before if proxy else 0.0
-        proxy_ms = proxy_cpu * 1000 / max(result.requests, 1)
+        proxy_ms = (
+            (site.workers_cpu_seconds(proxy.master_pid()) - proxy_cpu_before) * 1000 / max(result.requests, 1)
+            if proxy
+            else None
+        )
         logged = site.bytes_in(log_dir) - logged_before
         halfway.join()
-        row = Row(name, result, logged, users=len(cookies), resets_cookie=resets_cookie, worker_cpu_ms=cpu_ms)
-        row.proxy_cpu_ms = proxy_ms if proxy else None
-        self.rows[key] = row
+        self.rows[key] = Row(name, result, logged, users=len(cookies), resets_cookie=resets_cookie,
+                             worker_cpu_ms=cpu_ms, proxy_cpu_ms=proxy_ms)  # fmt: skip
         print(
             f"  {name}: {result.rate:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
             f"worker CPU {cpu_ms:.2f} ms a request" + (f", nginx's {proxy_ms:.2f} ms" if proxy else ""),
@@ -131,8 +134,6 @@ class Bench:
 
     def behind_nginx(self, name: str, server: Server):
         """Run nginx with the committed site file in front of `server` (tests/support/nginx.py)."""
-        from tests.support.nginx import nginx
-
         folder = self.folder / f"nginx-{name}"
         (folder / "pages").mkdir(parents=True)
         return nginx(folder, int(server.url.rsplit(":", 1)[1]), folder / "pages")
@@ -236,15 +237,18 @@ class Bench:
         env = site.app_env(database, log_dir, **mail)
         references = []
         with self.serve(key, env, app="bench.faulty_app:app", port=port) as server:
-            midway = lambda: references.append(site.reference_of(server.url + "/explore"))  # noqa: E731
-            self.measure(server, key, name, "/explore", 500, log_dir, midway=midway)
+
+            def take_a_reference():
+                references.append(site.reference_of(server.url + "/explore"))
+
+            self.measure(server, key, name, "/explore", 500, log_dir, midway=take_a_reference)
             self.record_memory(key, server)
         relay.wait_until_quiet()
         self.rows[key].mails = relay.mails_received
         self.rows[key].found_midway = bool(references) and site.errors_find(env, references[0])
 
     def run_growth(self, database: Path) -> None:
-        """Home, explore and the star's profile on the grown site: the first page and one PAGES_BACK pages back."""
+        """Home, explore and the star's profile on the grown site: the first page and one --pages-back pages back."""
         log_dir = self.folder / "growth-logs"
         with self.serve("large", site.app_env(database, log_dir)) as server:
             users = site.log_in_many(server.url, self.logged_in)

@@ -7,7 +7,7 @@ a time and hashes a password per run, which is fine for a demo and slow for a mi
 - users demo1..demoN share the demo password (one hash); the last, the star, wrote `--star-posts` of the posts
   and is followed by every other user;
 - demo1..demo`--logged-in` (the users the benchmark logs in) each follow `--follows` accounts, the star among
-  them; the other posts are spread at random over every user, a minute apart, the newest now.
+  them; the other posts are spread at random over every user, a second apart, the newest now.
 """
 
 import argparse
